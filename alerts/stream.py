@@ -1,0 +1,234 @@
+"""Live alert changes for the panel: one ``LISTEN alerts_changed`` per process, fanned out.
+
+:class:`AlertStream` holds a single dedicated connection listening on
+:data:`alerts.lifecycle.CHANNEL`. For each notification it looks up, once, who may see the alert
+(the patient's site and panel members) and hands a :class:`StreamEvent` to every subscriber
+allowed to see it (:func:`homeward.auth.can_see_patient`). Subscribers are the server-sent-event
+responses of ``GET /api/v1/alerts/stream``.
+
+Nothing here is a source of truth. An event only says *which* alert changed; the page then
+refetches the list through the access-checked, audited API. When the listener reconnects after a
+database outage, or a slow subscriber's queue overflows, subscribers receive a ``resync`` event
+and refetch everything, so a missed notification costs a refetch, never a missed alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from alerts.lifecycle import CHANNEL
+from homeward.auth import Principal, can_see_patient
+
+log = logging.getLogger(__name__)
+
+# Events waiting for one slow subscriber before it is told to resync instead.
+_QUEUE_SIZE = 256
+_RECONNECT_MIN_S = 0.5
+_RECONNECT_MAX_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """``alert``: alert ``alert_id`` changed (``action`` as in ``alert_events``); ``resync``:
+    changes may have been missed, refetch everything; ``close``: the server is shutting down."""
+
+    kind: Literal["alert", "resync", "close"]
+    alert_id: int | None = None
+    action: str | None = None
+
+
+_RESYNC = StreamEvent("resync")
+_CLOSE = StreamEvent("close")
+
+
+class Subscription:
+    """One subscriber's queue of events. Iterate with :meth:`get`; always :meth:`close`."""
+
+    def __init__(self, hub: AlertStream, principal: Principal) -> None:
+        self.principal = principal
+        self._hub = hub
+        self._queue: asyncio.Queue[StreamEvent] = asyncio.Queue(_QUEUE_SIZE)
+        self._overflowed = False
+
+    def offer(self, event: StreamEvent) -> None:
+        """Queue ``event`` without waiting; on overflow, drop and ask for a resync instead."""
+        if self._overflowed and event.kind == "alert":
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._overflowed = True
+            # Make room for the one event that matters: refetch everything.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._queue.get_nowait()
+            self._queue.put_nowait(_CLOSE if event.kind == "close" else _RESYNC)
+
+    async def get(self) -> StreamEvent:
+        """The next event (waits)."""
+        event = await self._queue.get()
+        if event.kind == "resync":
+            self._overflowed = False
+        return event
+
+    def close(self) -> None:
+        self._hub._remove(self)
+
+
+class AlertStream:
+    """The process's single listener on ``alerts_changed`` and its subscribers."""
+
+    def __init__(self, url: str, pool: AsyncConnectionPool[Any]) -> None:
+        self._url = url
+        self._pool = pool
+        self._subscribers: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self.connected = False  # the listener is connected and listening right now
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self) -> None:
+        """Start listening in a background task (returns at once; reconnects by itself)."""
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._listen(), name="alert-stream-listener")
+
+    async def stop(self) -> None:
+        """Close every subscription and stop listening."""
+        self.close_subscribers()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def close_subscribers(self) -> None:
+        """Tell every subscriber (and any later one) to end its stream: the server is stopping."""
+        self._closing = True
+        for sub in list(self._subscribers):
+            sub.offer(_CLOSE)
+
+    def close_subscribers_threadsafe(self) -> None:
+        """:meth:`close_subscribers` from another thread (the server's stopping thread)."""
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop stopped in between
+                self._loop.call_soon_threadsafe(self.close_subscribers)
+
+    def subscribe(self, principal: Principal) -> Subscription:
+        """A new subscription for ``principal``; it sees only alerts of patients it may see."""
+        sub = Subscription(self, principal)
+        if self._closing:
+            sub.offer(_CLOSE)
+        else:
+            self._subscribers.add(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    def _broadcast(self, event: StreamEvent) -> None:
+        for sub in list(self._subscribers):
+            sub.offer(event)
+
+    async def _listen(self) -> None:
+        delay = _RECONNECT_MIN_S
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, application_name="homeward-alert-stream"
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected = True
+                    delay = _RECONNECT_MIN_S
+                    # Notifications sent while we were not listening are lost: whoever is
+                    # already subscribed refetches (nobody is, on the first connection).
+                    self._broadcast(_RESYNC)
+                    async for notify in conn.notifies():
+                        await self._dispatch(notify.payload)
+            except asyncio.CancelledError:
+                self.connected = False
+                raise
+            except Exception:
+                self.connected = False
+                log.exception("alert stream listener lost; reconnecting in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MAX_S)
+
+    async def _dispatch(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+            alert_id = int(data["alert_id"])
+            action = str(data.get("action", ""))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed %s payload %r", CHANNEL, payload)
+            return
+        if not self._subscribers:
+            return
+        audience = await self._audience(alert_id)
+        if audience is None:
+            return
+        site_id, members = audience
+        event = StreamEvent("alert", alert_id, action)
+        for sub in list(self._subscribers):
+            if can_see_patient(sub.principal, patient_site_id=site_id, panel_member_ids=members):
+                sub.offer(event)
+
+    async def _audience(self, alert_id: int) -> tuple[int, list[int]] | None:
+        """The alert's patient's site and panel members, or None if the alert is gone."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT p.site_id,"
+                " coalesce(array_agg(pm.user_id) FILTER (WHERE pm.user_id IS NOT NULL), '{}')"
+                " AS members"
+                " FROM alerts a JOIN patients p ON p.id = a.patient_id"
+                " LEFT JOIN panel_members pm ON pm.panel_id = p.panel_id"
+                " WHERE a.id = %s GROUP BY p.site_id",
+                (alert_id,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return int(row["site_id"]), [int(m) for m in row["members"]]
+
+
+async def sse_events(
+    sub: Subscription,
+    *,
+    heartbeat_s: float,
+    still_valid: Callable[[], Awaitable[bool]],
+    listener_connected: Callable[[], bool],
+) -> AsyncIterator[str]:
+    """Server-sent-event text for one subscription (see :mod:`alerts.api` for the protocol)."""
+    yield "retry: 3000\n\n"
+    yield _sse("ready", {"listening": listener_connected()})
+    while True:
+        try:
+            event = await asyncio.wait_for(sub.get(), timeout=heartbeat_s)
+        except TimeoutError:
+            if not await still_valid():
+                yield _sse("session-ended", {})
+                return
+            yield ": heartbeat\n\n"
+            continue
+        if event.kind == "close":
+            yield _sse("closing", {})
+            return
+        if event.kind == "resync":
+            yield _sse("resync", {})
+        else:
+            yield _sse("alert", {"alert_id": event.alert_id, "action": event.action})
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
