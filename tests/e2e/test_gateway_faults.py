@@ -309,6 +309,7 @@ def test_broker_down_30_s_while_20000_readings_flow_each_arrives_once(
             ), (stored_count(conn, devices), gateway.log.read_text()[-3000:])
             # The gateway reconnected by itself and says so in its heartbeat.
             assert wait_for(lambda: any(d["uplink"]["connects"] >= 2 for d in watch.online()), 10)
+            assert wait_for(lambda: _readings_in(gateway.outbox) == 0, 30)  # last acks in
         finally:
             watch.stop()
     finally:
@@ -361,6 +362,7 @@ def test_gateway_sigkilled_10_times_during_a_flush_loses_and_doubles_nothing(
             f"seed {seed}: {kills}",
             gateway.log.read_text()[-3000:],
         )
+        assert wait_for(lambda: _readings_in(gateway.outbox) == 0, 30)  # last acks in
     finally:
         gateway.stop()
         watch.stop()
@@ -423,6 +425,11 @@ def test_corrupt_outbox_is_kept_reported_and_the_gateway_keeps_working(
         assert wait_for(lambda: stored_count(conn, devices) == 600 * 2 * len(devices), 60), (
             second.log.read_text()[-3000:]
         )
+        # The ingest commits before it acks: rows can be in the database while the last acks
+        # are still on their way to the gateway, which deletes its copies only on those acks.
+        assert wait_for(lambda: _readings_in(second.outbox) == 0, 30), second.log.read_text()[
+            -3000:
+        ]
     finally:
         second.stop()
         watch.stop()

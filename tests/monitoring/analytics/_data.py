@@ -7,10 +7,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from datasets import cgm_5_subject_csv
 
 from monitoring.analytics.cli import read_cgm_csv
 from monitoring.analytics.series import PatientSeries
-from tests.monitoring.analytics.iglu_reference import DATA
 
 #: 2025-03-01 00:00 China Standard Time in UTC seconds: a local midnight.
 MIDNIGHT_CST = 1_740_787_200 - 8 * 3600
@@ -19,7 +19,7 @@ MIDNIGHT_CST = 1_740_787_200 - 8 * 3600
 @lru_cache(maxsize=1)
 def five_subjects() -> tuple[list[str], PatientSeries]:
     """The iglu example data in mg/dL, times read as China local time."""
-    with open(DATA, newline="", encoding="utf-8") as fh:
+    with open(cgm_5_subject_csv(), newline="", encoding="utf-8") as fh:
         ids, pidx, t, values, _ = read_cgm_csv(fh, ZoneInfo("Asia/Shanghai"))
     return ids, PatientSeries.from_arrays(pidx, t, values, n_patients=len(ids))
 

@@ -4,7 +4,8 @@ Provenance: iglu 4.3.0 on R 4.4.3 (Broll et al., PLOS ONE 2021,
 doi:10.1371/journal.pone.0248560), run through the iglu-py 1.1.1 bridge by the iglu_python
 project, which stored the results as ``tests/expected_results.json`` (repository
 staskh/iglu_python, commit 010fab40e301e14178aaacaeed25bc8d735d66e2; ``config``: local_tz
-Asia/Jerusalem). The input is the CSV in ``/work/shared/data/cgm/``, which is iglu's
+Asia/Jerusalem). The input is the shared dataset ``cgm/iglu_example_data_5_subject.csv`` (located by
+``tests/datasets.py``), which is iglu's
 ``example_data_5_subject`` (13,866 rows, mg/dL, local times). No daylight-saving change falls
 inside any subject's data, so a fixed UTC offset reproduces iglu's local-time grid exactly.
 
@@ -14,9 +15,6 @@ Function arguments were iglu's defaults unless a name says otherwise.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-DATA = Path("/work/shared/data/cgm/iglu_example_data_5_subject.csv")
 SUBJECTS = ("Subject 1", "Subject 2", "Subject 3", "Subject 4", "Subject 5")
 
 MEAN = (

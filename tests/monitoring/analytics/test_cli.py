@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from datasets import cgm_5_subject_csv
 
 from monitoring.analytics.cli import cgm_report
 from tests.monitoring.analytics import iglu_reference as ref
@@ -19,7 +20,7 @@ def _run(args: list[str]) -> tuple[int, str]:
 
 
 def test_iglu_export_gives_one_json_report_per_subject_in_mmol_l() -> None:
-    code, text = _run([str(ref.DATA)])
+    code, text = _run([str(cgm_5_subject_csv())])
     assert code == 0
     doc = json.loads(text)
     assert [s["id"] for s in doc["subjects"]] == list(ref.SUBJECTS)
@@ -33,7 +34,7 @@ def test_iglu_export_gives_one_json_report_per_subject_in_mmol_l() -> None:
 
 
 def test_table_for_people_and_mg_dl_on_request(tmp_path: Path) -> None:
-    code, text = _run([str(ref.DATA), "--format", "table", "--display-units", "mg/dL"])
+    code, text = _run([str(cgm_5_subject_csv()), "--format", "table", "--display-units", "mg/dL"])
     assert code == 0
     assert text.splitlines()[0].split()[:3] == ["metric", "Subject", "1"]
     assert "mean_mg_dl" in text
@@ -88,7 +89,7 @@ def test_missing_column_and_missing_file_exit_2(tmp_path: Path) -> None:
 
 def test_agp_chart_is_written_as_svg_or_png(tmp_path: Path) -> None:
     svg, png = tmp_path / "agp.svg", tmp_path / "agp.png"
-    assert _run([str(ref.DATA), "--agp", str(svg)])[0] == 0
+    assert _run([str(cgm_5_subject_csv()), "--agp", str(svg)])[0] == 0
     assert svg.read_text().count("AGP Subject") == 5
-    assert _run([str(ref.DATA), "--agp", str(png)])[0] == 0
+    assert _run([str(cgm_5_subject_csv()), "--agp", str(png)])[0] == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
