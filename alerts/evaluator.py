@@ -1,14 +1,16 @@
-"""The alert evaluator: turns changed SpO2 series into alerts.
+"""The alert evaluator: turns changed SpO2 and glucose series into alerts.
 
 The ingest stores readings and marks each changed ``(patient, metric)`` in
 ``pending_evaluations`` in the same transaction, then ``NOTIFY readings_changed``. The evaluator
 wakes on that notification (and every ``poll_interval_s`` anyway, in case a notification was
 lost while it was disconnected), and runs :func:`evaluate_pending`:
 
-1. in one transaction, claim up to ``batch_size`` changed SpO2 series
-   (:func:`monitoring.evaluations.claim_changed`, ``FOR UPDATE SKIP LOCKED``);
+1. in one transaction, claim up to ``batch_size`` changed series of the metrics some rule
+   watches (:data:`RULE_METRICS`; :func:`monitoring.evaluations.claim_changed`,
+   ``FOR UPDATE SKIP LOCKED``);
 2. for each, load the readings from ``since_ts - lookback`` on (:func:`monitoring.queries.series`),
-   the patient's floor and the last resolution of this rule's alert, and run the pure rule;
+   what the rule needs of the patient (SpO2 floor) and the last resolution of each rule's alert,
+   and run the pure rules (:mod:`alerts.rules.spo2`, :mod:`alerts.rules.glucose`);
 3. open or update alerts (:mod:`alerts.lifecycle`) and commit: claims, alerts, events and
    notifications become visible together.
 
@@ -33,9 +35,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from alerts import lifecycle
+from alerts.request import AlertRequest
+from alerts.rules import glucose as glucose_rules
+from alerts.rules.glucose import GlucoseRuleConfig, GlucoseSnapshot, evaluate_glucose
 from alerts.rules.spo2 import METRIC, RULE, SpO2RuleConfig, SpO2Snapshot, evaluate_spo2
 from homeward.db import connect
 from homeward.settings import Settings
@@ -44,6 +50,10 @@ from monitoring.evaluations import CHANNEL as READINGS_CHANNEL
 from monitoring.evaluations import ChangedSeries, claim_changed, mark_changed
 
 log = logging.getLogger(__name__)
+
+# The metrics some rule watches; other changed series stay queued for future rules (the queue
+# holds one row per patient and metric, so it cannot grow without bound).
+RULE_METRICS = (METRIC, glucose_rules.METRIC)
 
 DEFAULT_LOOKBACK = timedelta(hours=1)
 DEFAULT_BATCH_SIZE = 200
@@ -70,27 +80,39 @@ def evaluate_pass(
     conn: psycopg.Connection[Any],
     *,
     config: SpO2RuleConfig | None = None,
+    glucose_config: GlucoseRuleConfig | None = None,
     lookback: timedelta = DEFAULT_LOOKBACK,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> PassResult:
-    """Claim and evaluate up to ``batch_size`` changed SpO2 series, in one transaction.
+    """Claim and evaluate up to ``batch_size`` changed series, in one transaction.
 
     ``conn`` may be in autocommit mode or not; the pass commits its own transaction (or, if the
     caller already has one open, runs in a savepoint of it). Raises ``ValueError`` when
     ``lookback`` is shorter than ``sustained + max_gap`` (episodes could be missed).
     """
     cfg = config or SpO2RuleConfig()
+    gcfg = glucose_config or GlucoseRuleConfig()
     if lookback < cfg.sustained + cfg.max_gap:
         raise ValueError(f"lookback {lookback} is shorter than sustained + max_gap")
     failed = changed = 0
     with conn.transaction():
-        claims = claim_changed(conn, metrics=[METRIC], limit=batch_size)
+        claims = claim_changed(conn, metrics=RULE_METRICS, limit=batch_size)
         if not claims:
             return PassResult(0, 0, 0)
-        ids = [c.patient_id for c in claims]
-        floors = queries.targets(conn, ids, METRIC)
+        ids = sorted({c.patient_id for c in claims})
+        spo2_ids = sorted({c.patient_id for c in claims if c.metric == METRIC})
+        glucose_ids = sorted({c.patient_id for c in claims if c.metric == glucose_rules.METRIC})
+        floors = queries.targets(conn, spo2_ids, METRIC)
         sites = queries.patient_sites(conn, ids)
-        resolved = lifecycle.last_resolved(conn, ids, RULE)
+        resolved = {
+            rule: lifecycle.last_resolved(conn, rule_ids, rule)
+            for rule, rule_ids in (
+                (RULE, spo2_ids),
+                (glucose_rules.RULE_LOW, glucose_ids),
+                (glucose_rules.RULE_HIGH, glucose_ids),
+            )
+            if rule_ids
+        }
         for claim in claims:
             site_id = sites.get(claim.patient_id)
             if site_id is None:
@@ -98,41 +120,59 @@ def evaluate_pass(
                 # nothing to alert on and nothing a retry would fix.
                 log.error("readings for unknown patient %s; not evaluated", claim.patient_id)
                 continue
-            target = floors.get(claim.patient_id)
             try:
                 with conn.transaction():  # a savepoint per series
-                    changed += _evaluate_series(
-                        conn,
-                        claim,
-                        site_id=site_id,
-                        floor_pct=target.low if target is not None else None,
-                        not_before=resolved.get(claim.patient_id),
-                        config=cfg,
-                        lookback=lookback,
-                    )
+                    if claim.metric == METRIC:
+                        target = floors.get(claim.patient_id)
+                        requests = _spo2_requests(
+                            conn,
+                            claim,
+                            floor_pct=target.low if target is not None else None,
+                            not_before=resolved[RULE].get(claim.patient_id),
+                            config=cfg,
+                            lookback=lookback,
+                        )
+                    else:
+                        requests = _glucose_requests(
+                            conn,
+                            claim,
+                            not_before_low=resolved[glucose_rules.RULE_LOW].get(claim.patient_id),
+                            not_before_high=resolved[glucose_rules.RULE_HIGH].get(claim.patient_id),
+                            config=gcfg,
+                            lookback=lookback,
+                        )
+                    changed += _apply(conn, requests, site_id=site_id)
             except Exception:
                 # Keep the other patients' results; put this series back for a later pass.
                 log.exception(
-                    "evaluating %s for patient %s failed; re-queued", RULE, claim.patient_id
+                    "evaluating %s for patient %s failed; re-queued",
+                    claim.metric,
+                    claim.patient_id,
                 )
                 failed += 1
                 mark_changed(conn, [claim])
     return PassResult(len(claims), failed, changed)
 
 
-def _evaluate_series(
+def _window_start(
+    claim: ChangedSeries, lookback: timedelta, not_before: datetime | None
+) -> datetime:
+    start = claim.since_ts - lookback
+    if not_before is not None and not_before > start:
+        start = not_before
+    return start
+
+
+def _spo2_requests(
     conn: psycopg.Connection[Any],
     claim: ChangedSeries,
     *,
-    site_id: int,
     floor_pct: float | None,
     not_before: datetime | None,
     config: SpO2RuleConfig,
     lookback: timedelta,
-) -> int:
-    window_start = claim.since_ts - lookback
-    if not_before is not None and not_before > window_start:
-        window_start = not_before
+) -> list[AlertRequest]:
+    window_start = _window_start(claim, lookback, not_before)
     s = queries.series(conn, claim.patient_id, METRIC, since=window_start)
     snapshot = SpO2Snapshot(
         patient_id=claim.patient_id,
@@ -143,8 +183,48 @@ def _evaluate_series(
         not_before=not_before,
         window_start=window_start,
     )
+    return evaluate_spo2(snapshot, config)
+
+
+def _glucose_requests(
+    conn: psycopg.Connection[Any],
+    claim: ChangedSeries,
+    *,
+    not_before_low: datetime | None,
+    not_before_high: datetime | None,
+    config: GlucoseRuleConfig,
+    lookback: timedelta,
+) -> list[AlertRequest]:
+    # Both rules share one load; each drops what its own last resolution already covers.
+    resolutions = [t for t in (not_before_low, not_before_high) if t is not None]
+    floor = min(resolutions) if len(resolutions) == 2 else None
+    s = queries.series(
+        conn,
+        claim.patient_id,
+        glucose_rules.METRIC,
+        since=_window_start(claim, lookback, floor),
+        flags=glucose_rules.FLAGS_READ,
+    )
+    disqualified = np.zeros(len(s), dtype=np.bool_)
+    for flag in glucose_rules.DISQUALIFYING_FLAGS:
+        disqualified |= s.flagged[flag]
+    snapshot = GlucoseSnapshot(
+        patient_id=claim.patient_id,
+        ts_us=s.ts_us,
+        value_mmol_l=s.value,
+        trusted=s.trusted,
+        below_range=s.flagged[glucose_rules.BELOW_RANGE_FLAG],
+        above_range=s.flagged[glucose_rules.ABOVE_RANGE_FLAG],
+        disqualified=disqualified,
+        not_before_low=not_before_low,
+        not_before_high=not_before_high,
+    )
+    return evaluate_glucose(snapshot, config)
+
+
+def _apply(conn: psycopg.Connection[Any], requests: list[AlertRequest], *, site_id: int) -> int:
     changed = 0
-    for request in evaluate_spo2(snapshot, config):
+    for request in requests:
         result = lifecycle.open_or_update(conn, request, site_id=site_id)
         if result.outcome in ("opened", "updated", "escalated"):
             changed += 1
@@ -162,12 +242,19 @@ def evaluate_pending(
     conn: psycopg.Connection[Any],
     *,
     config: SpO2RuleConfig | None = None,
+    glucose_config: GlucoseRuleConfig | None = None,
     lookback: timedelta = DEFAULT_LOOKBACK,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> int:
     """One pass of :func:`evaluate_pass`; returns the number of series claimed and evaluated
     (including any that failed and were re-queued). For tests and one-off runs."""
-    return evaluate_pass(conn, config=config, lookback=lookback, batch_size=batch_size).claimed
+    return evaluate_pass(
+        conn,
+        config=config,
+        glucose_config=glucose_config,
+        lookback=lookback,
+        batch_size=batch_size,
+    ).claimed
 
 
 class AlertEvaluator:
@@ -184,6 +271,7 @@ class AlertEvaluator:
         settings: Settings,
         *,
         config: SpO2RuleConfig | None = None,
+        glucose_config: GlucoseRuleConfig | None = None,
         lookback: timedelta = DEFAULT_LOOKBACK,
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
@@ -192,6 +280,7 @@ class AlertEvaluator:
             raise ValueError("the alert evaluator needs settings.database_url")
         self._url = settings.database_url
         self._config = config or SpO2RuleConfig()
+        self._glucose_config = glucose_config or GlucoseRuleConfig()
         self._lookback = lookback
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
@@ -233,7 +322,11 @@ class AlertEvaluator:
         total = PassResult(0, 0, 0)
         while not stop.is_set():
             result = evaluate_pass(
-                work, config=self._config, lookback=self._lookback, batch_size=self._batch_size
+                work,
+                config=self._config,
+                glucose_config=self._glucose_config,
+                lookback=self._lookback,
+                batch_size=self._batch_size,
             )
             self.passes += 1
             total = PassResult(

@@ -6,8 +6,8 @@ as NumPy arrays ready for vectorised rules and analytics.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,9 @@ class Series:
     ``ts_us`` holds int64 microseconds since the Unix epoch (UTC, exact); ``value`` the value in
     the metric's canonical unit, NaN where the reading has none; ``trusted`` is False for readings
     whose quality flags are in :data:`devices.UNTRUSTED` or that have no value. Readings of several
-    devices are merged; two readings at one instant both appear.
+    devices are merged; two readings at one instant both appear. ``flagged`` holds, for each flag
+    the caller asked :func:`series` about, whether each reading carries it (rules that must act on
+    a valueless reading, such as a glucometer's "LO", read it there).
     """
 
     patient_id: int
@@ -36,6 +38,7 @@ class Series:
     ts_us: npt.NDArray[np.int64]
     value: npt.NDArray[np.float64]
     trusted: npt.NDArray[np.bool_]
+    flagged: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.ts_us.size)
@@ -47,18 +50,25 @@ def series(
     metric: str,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    flags: Sequence[str] = (),
 ) -> Series:
     """Readings of ``metric`` for ``patient_id`` with ``since <= ts < until`` (None: unbounded).
 
-    Uses the ``(patient_id, metric, ts)`` index; empty arrays when there are none.
+    ``flags``: quality flags to report per reading in :attr:`Series.flagged`. Uses the
+    ``(patient_id, metric, ts)`` index; empty arrays when there are none.
     """
+    wanted = list(dict.fromkeys(flags))
     rows = (
         conn.cursor(row_factory=tuple_row)
         .execute(
             """
             SELECT (extract(epoch FROM ts) * 1000000)::bigint,
                    value,
-                   value IS NOT NULL AND NOT (flags && %(untrusted)s::text[])
+                   value IS NOT NULL AND NOT (flags && %(untrusted)s::text[]),
+                   ARRAY(SELECT w.f = ANY(readings.flags)
+                         FROM unnest(%(wanted)s::text[]) WITH ORDINALITY AS w (f, i)
+                         ORDER BY w.i)
             FROM readings
             WHERE patient_id = %(patient)s AND metric = %(metric)s
               AND (%(since)s::timestamptz IS NULL OR ts >= %(since)s)
@@ -67,6 +77,7 @@ def series(
             """,
             {
                 "untrusted": _UNTRUSTED_FLAGS,
+                "wanted": wanted,
                 "patient": patient_id,
                 "metric": metric,
                 "since": since,
@@ -84,6 +95,10 @@ def series(
             (np.nan if r[1] is None else r[1] for r in rows), dtype=np.float64, count=n
         ),
         trusted=np.fromiter((r[2] for r in rows), dtype=np.bool_, count=n),
+        flagged={
+            f: np.fromiter((r[3][k] for r in rows), dtype=np.bool_, count=n)
+            for k, f in enumerate(wanted)
+        },
     )
 
 

@@ -8,7 +8,15 @@ the thresholds and their clinical sources. :func:`describe_evidence` turns a sto
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from alerts.rules import glucose as _glucose
 from alerts.rules import spo2 as _spo2
+from alerts.rules.glucose import RULE_HIGH as GLUCOSE_HIGH_RULE
+from alerts.rules.glucose import RULE_LOW as GLUCOSE_LOW_RULE
+from alerts.rules.glucose import (
+    GlucoseRuleConfig,
+    GlucoseSnapshot,
+    evaluate_glucose,
+)
 from alerts.rules.spo2 import (
     CRITICAL_DEPTH_PCT,
     DEFAULT_FLOOR_PCT,
@@ -23,7 +31,11 @@ from alerts.rules.spo2 import (
 )
 from alerts.rules.spo2 import RULE as SPO2_RULE
 
-_DESCRIBERS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {SPO2_RULE: _spo2.describe}
+_DESCRIBERS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
+    SPO2_RULE: _spo2.describe,
+    GLUCOSE_LOW_RULE: _glucose.describe,
+    GLUCOSE_HIGH_RULE: _glucose.describe,
+}
 
 
 def describe_evidence(rule: str, detail: Mapping[str, Any]) -> str:
@@ -35,12 +47,17 @@ def describe_evidence(rule: str, detail: Mapping[str, Any]) -> str:
 __all__ = [
     "CRITICAL_DEPTH_PCT",
     "DEFAULT_FLOOR_PCT",
+    "GLUCOSE_HIGH_RULE",
+    "GLUCOSE_LOW_RULE",
     "MAX_GAP",
     "SPO2_RULE",
     "SUSTAINED",
+    "GlucoseRuleConfig",
+    "GlucoseSnapshot",
     "SpO2RuleConfig",
     "SpO2Snapshot",
     "describe_evidence",
+    "evaluate_glucose",
     "evaluate_spo2",
     "find_low_runs",
     "from_epoch_us",

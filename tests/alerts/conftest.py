@@ -28,15 +28,17 @@ from monitoring.evaluations import ChangedSeries, mark_changed
 
 _seq = itertools.count(1)
 
-# (time, SpO2 % or None, quality flags); flags default to none.
+# (time, value in the metric's canonical unit or None, quality flags); flags default to none.
 Reading = tuple[datetime, float | None] | tuple[datetime, float | None, list[str]]
 
 
-class SpO2Writer:
-    """Writes SpO2 readings for a patient and queues the series for evaluation."""
+class SeriesWriter:
+    """Writes readings of one metric for a patient and queues the series for evaluation."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], metric: str, unit: str) -> None:
         self.conn = conn
+        self.metric = metric
+        self.unit = unit
 
     def write(
         self,
@@ -50,7 +52,9 @@ class SpO2Writer:
         for r in readings:
             ts, value = r[0], r[1]
             flags = list(r[2]) if len(r) == 3 else []  # type: ignore[misc]
-            rows.append((ts, device_id, "spo2", next(_seq), patient_id, value, "%", flags))
+            rows.append(
+                (ts, device_id, self.metric, next(_seq), patient_id, value, self.unit, flags)
+            )
         if not rows:
             return
         first = min(r[0] for r in rows)
@@ -67,7 +71,7 @@ class SpO2Writer:
                 for row in rows:
                     copy.write_row((*row, "gw-test"))
             if mark:
-                mark_changed(self.conn, [ChangedSeries(patient_id, "spo2", first)])
+                mark_changed(self.conn, [ChangedSeries(patient_id, self.metric, first)])
 
     def minutes(
         self,
@@ -86,8 +90,13 @@ class SpO2Writer:
 
 
 @pytest.fixture
-def spo2(conn: psycopg.Connection[Any]) -> SpO2Writer:
-    return SpO2Writer(conn)
+def spo2(conn: psycopg.Connection[Any]) -> SeriesWriter:
+    return SeriesWriter(conn, "spo2", "%")
+
+
+@pytest.fixture
+def glucose(conn: psycopg.Connection[Any]) -> SeriesWriter:
+    return SeriesWriter(conn, "glucose", "mmol/L")
 
 
 @pytest.fixture
