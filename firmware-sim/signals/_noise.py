@@ -16,6 +16,8 @@ a test computes for a whole day at once.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -52,6 +54,15 @@ def check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ParameterError("seed", seed, "must be a non-negative integer")
     return int(seed)
+
+
+def check_within(owner: object, bounds: tuple[tuple[str, float, float], ...]) -> None:
+    """Raise :class:`ParameterError` for the first attribute of ``owner`` named in ``bounds``
+    that is not finite or lies outside its ``[low, high]`` (both inclusive)."""
+    for name, low, high in bounds:
+        value = getattr(owner, name)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ParameterError(name, value, f"must be within [{low}, {high}]")
 
 
 def as_times(t_s: npt.ArrayLike) -> FloatArray:

@@ -28,7 +28,13 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware_sim.errors import ParameterError
-from firmware_sim.signals._noise import STREAM_ACTIVITY, FloatArray, as_times, check_seed
+from firmware_sim.signals._noise import (
+    STREAM_ACTIVITY,
+    FloatArray,
+    as_times,
+    check_seed,
+    check_within,
+)
 from firmware_sim.signals.routine import DailyRoutine
 
 IntArray = npt.NDArray[np.int64]
@@ -63,10 +69,7 @@ class ActivityProfile:
             ("peak_hour_local", 0.0, 24.0),
             ("night_fraction", 0.0, 1.0),
         )
-        for name, low, high in checks:
-            value = getattr(self, name)
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ParameterError(name, value, f"must be within [{low}, {high}]")
+        check_within(self, checks)
 
     @property
     def mean_bout_s(self) -> float:

@@ -25,7 +25,6 @@ Model, for each instant ``t`` (systolic; diastolic alike with its own numbers)::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +37,7 @@ from firmware_sim.signals._noise import (
     FloatArray,
     as_times,
     check_seed,
+    check_within,
     normal_at,
     raised_cosine,
     slow_drift,
@@ -82,10 +82,7 @@ class BloodPressureProfile:
             ("noise_sd_systolic_mmhg", 0.0, 30.0),
             ("noise_sd_diastolic_mmhg", 0.0, 30.0),
         )
-        for name, low, high in checks:
-            value = getattr(self, name)
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ParameterError(name, value, f"must be within [{low}, {high}]")
+        check_within(self, checks)
         if self.diastolic_mmhg >= self.systolic_mmhg:
             raise ParameterError("diastolic_mmhg", self.diastolic_mmhg, "must be below systolic")
         if self.surge_end_h <= self.surge_peak_h:

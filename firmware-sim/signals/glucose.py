@@ -28,7 +28,6 @@ Model, for each instant ``t``::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +41,7 @@ from firmware_sim.signals._noise import (
     FloatArray,
     as_times,
     check_seed,
+    check_within,
     normal_at,
     raised_cosine,
     slow_drift,
@@ -82,10 +82,7 @@ class GlucoseProfile:
             ("drift_sd_mmol_l", 0.0, 3.0),
             ("meter_cv", 0.0, 0.3),
         )
-        for name, low, high in checks:
-            value = getattr(self, name)
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ParameterError(name, value, f"must be within [{low}, {high}]")
+        check_within(self, checks)
         if not (
             0.0
             <= self.dawn_start_hour_local

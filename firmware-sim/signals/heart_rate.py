@@ -27,7 +27,6 @@ Model, for each instant ``t``::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +39,7 @@ from firmware_sim.signals._noise import (
     FloatArray,
     as_times,
     check_seed,
+    check_within,
     normal_at,
     slow_drift,
 )
@@ -82,10 +82,7 @@ class HeartRateProfile:
             ("drift_sd_per_min", 0.0, 20.0),
             ("noise_sd_per_min", 0.0, 20.0),
         )
-        for name, low, high in checks:
-            value = getattr(self, name)
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ParameterError(name, value, f"must be within [{low}, {high}]")
+        check_within(self, checks)
 
 
 def walking_response_per_min(

@@ -33,6 +33,7 @@ from firmware_sim.signals._noise import (
     FloatArray,
     as_times,
     check_seed,
+    check_within,
     normal_at,
     raised_cosine,
     slow_drift,
@@ -87,10 +88,7 @@ class TemperatureProfile:
             ("drift_sd_c", 0.0, 1.0),
             ("noise_sd_c", 0.0, 1.0),
         )
-        for name, low, high in checks:
-            value = getattr(self, name)
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ParameterError(name, value, f"must be within [{low}, {high}]")
+        check_within(self, checks)
 
 
 def body_temperature_c(

@@ -33,6 +33,7 @@ from firmware_sim.signals._noise import (
     FloatArray,
     as_times,
     check_seed,
+    check_within,
     normal_at,
     raised_cosine,
     slow_drift,
@@ -91,10 +92,7 @@ class WeightProfile:
             ("noise_sd_kg", 0.0, 2.0),
             ("resolution_kg", 0.005, 0.5),
         )
-        for name, low, high in checks:
-            value = getattr(self, name)
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ParameterError(name, value, f"must be within [{low}, {high}]")
+        check_within(self, checks)
 
 
 def body_weight_kg(
