@@ -327,7 +327,10 @@ class GlucoseRecordSync:
 
     async def _flush(self, *, final: bool) -> None:
         """Store the records not yet stored: all of them when ``final`` (gaps resolved), else
-        only those before the first gap."""
+        the next ``flush_every`` at most, and only those before the first gap.
+
+        Groups of a fixed size make what an outbox near its bound accepts independent of how
+        many indications happened to arrive during the previous commit."""
         async with self._flush_lock:
             transfer = self._transfer
             upto = self._stored_upto
@@ -343,7 +346,7 @@ class GlucoseRecordSync:
                 if transfer.gaps:
                     first = transfer.gaps[0]
                     limit = first.after if first.after is not None else -1
-                for r in transfer.records[self._flushed :]:
+                for r in transfer.records[self._flushed : self._flushed + self.flush_every]:
                     if limit is not None and r.measurement.sequence_number > limit:
                         break
                     taken.append(r)
