@@ -137,16 +137,23 @@ class WorkerProc:
     client_id: str
     log_path: Path
 
-    def metric(self, name: str, labels: str = "") -> float:
+    def scrape(self) -> dict[str, float]:
+        """Every sample of the worker's /metrics, keyed ``name{labels}`` as exposed (one HTTP
+        request: the worker serves it on its own CPU, so benchmarks poll sparingly)."""
         with urllib.request.urlopen(
             f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
         ) as resp:
             text = resp.read().decode()
-        key = name + ("{" + labels + "}" if labels else "")
+        samples = {}
         for line in text.splitlines():
-            if line.startswith(key + " "):
-                return float(line.split()[-1])
-        return 0.0
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                samples[key] = float(value)
+        return samples
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """One sample of :meth:`scrape` (0 when absent)."""
+        return self.scrape().get(name + ("{" + labels + "}" if labels else ""), 0.0)
 
 
 def start_workers(
