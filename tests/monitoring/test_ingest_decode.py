@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -183,3 +183,26 @@ def test_a_glucose_reading_in_mg_dl_is_converted_and_flagged_like_the_validator_
     assert first[4] == datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     assert first[6:] == ("mmol/L", None)
     assert second[7] == "implausible,measurement_issue"
+
+
+def test_a_batch_crossing_utc_midnight_back_and_forth_names_every_day_it_needs() -> None:
+    # Out of order across midnight, and one reading whose local date (+08:00) is not its UTC day:
+    # the partitions to create are the UTC days of the readings, each once.
+    stamps = [
+        "2026-11-22T23:59:59Z",
+        "2026-11-23T00:00:00Z",
+        "2026-11-22T23:59:58.5+00:00",
+        "2026-11-23T07:30:00+08:00",
+        "2026-11-21T12:00:00Z",
+        "2026-11-23T01:00:00Z",
+    ]
+    raw = _doc(
+        [
+            {"device_id": "ox-1", "metric": "spo2", "value": 97, "unit": "%", "ts": ts, "seq": i}
+            for i, ts in enumerate(stamps)
+        ]
+    )
+    assert _agree(raw)
+    decoded = decode_batch(raw, now=NOW)
+    assert decoded.days == {date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23)}
+    assert [row[4].tzinfo for row in decoded.rows] == [UTC] * len(stamps)
