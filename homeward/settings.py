@@ -56,5 +56,9 @@ class Settings(BaseSettings):
     # serves none, 0 any free port (logged).
     ingest_metrics_port: int | None = None
 
+    # Gateway health (run by `homeward serve` when a broker is set): the site code whose gateways'
+    # status it follows, "+" for every site. Tests sharing one broker set their own site.
+    gateway_status_site: str = "+"
+
     session_ttl_hours: int = 12
     log_level: str = "INFO"
