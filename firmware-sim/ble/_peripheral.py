@@ -15,6 +15,9 @@ Pitfalls handled here (issue 4, "Facts already checked"):
   subscription and notifications silently vanish;
 * bonds survive reconnects only when the identity address distributed during pairing is random
   static, like the device address.
+
+Bond keys live in memory unless ``keystore_path`` names a JSON file: then they outlive the
+emulated device, as a real device keeps its bonds in flash across a gateway restart.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import logging
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -33,6 +37,7 @@ from bumble.controller import Controller
 from bumble.core import UUID
 from bumble.device import Connection, Device, DeviceConfiguration
 from bumble.host import Host
+from bumble.keys import JsonKeyStore
 from bumble.link import LocalLink
 from bumble.pairing import PairingDelegate
 from bumble.transport.common import AsyncPipeSink
@@ -104,7 +109,9 @@ class Peripheral(abc.ABC):
 
     ``address`` is the device's random static address ("C0:…" to "FF:…"), ``name`` its Complete
     Local Name. ``faults`` says what to get wrong (:class:`~firmware_sim.ble.Faults`), ``clock`` is
-    the device's own clock. Use as an async context manager (start/stop need the running loop).
+    the device's own clock. ``keystore_path``: a JSON file for the device's bond keys (None: in
+    memory, lost when the device stops). Use as an async context manager (start/stop need the
+    running loop).
     """
 
     #: Services advertised (16-bit UUIDs); subclasses set them.
@@ -124,6 +131,7 @@ class Peripheral(abc.ABC):
         name: str,
         faults: Faults | None = None,
         clock: DeviceClock | None = None,
+        keystore_path: Path | None = None,
     ) -> None:
         first = int(address.split(":")[0], 16)
         if first < 0xC0:
@@ -133,6 +141,7 @@ class Peripheral(abc.ABC):
         self.name = name
         self.faults = faults or Faults()
         self.clock = clock or DeviceClock()
+        self.keystore_path = keystore_path
         self.stats = PeripheralStats()
         self.battery_pct = self.faults.battery_pct
         self._device: _RadioDevice | None = None
@@ -161,6 +170,9 @@ class Peripheral(abc.ABC):
         config.advertising_interval_max = ADVERTISING_INTERVAL_MS
         device = _RadioDevice(config=config, host=host)
         device.silent = self.faults.silent
+        if self.keystore_path is not None:
+            self.keystore_path.parent.mkdir(parents=True, exist_ok=True)
+            device.keystore = JsonKeyStore(self.address, str(self.keystore_path))
         self._device = device
         self._controller = controller
         device.on(device.EVENT_CONNECTION, self._on_connection)

@@ -14,6 +14,7 @@ import abc
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bumble import gatt
 from bumble.device import Connection
@@ -50,8 +51,16 @@ class StoredMeasurementDevice(Peripheral):
         disconnect_when_done: bool = True,
         faults: Faults | None = None,
         clock: DeviceClock | None = None,
+        keystore_path: Path | None = None,
     ) -> None:
-        super().__init__(link, address=address, name=name, faults=faults, clock=clock)
+        super().__init__(
+            link,
+            address=address,
+            name=name,
+            faults=faults,
+            clock=clock,
+            keystore_path=keystore_path,
+        )
         self.disconnect_when_done = disconnect_when_done
         self.pending: list[StoredMeasurement] = []
         self.delivered: list[StoredMeasurement] = []

@@ -15,6 +15,7 @@ import abc
 import asyncio
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 from bumble import gatt
 from bumble.device import Connection
@@ -42,8 +43,16 @@ class StreamingDevice(Peripheral):
         interval_s: float = 1.0,
         faults: Faults | None = None,
         clock: DeviceClock | None = None,
+        keystore_path: Path | None = None,
     ) -> None:
-        super().__init__(link, address=address, name=name, faults=faults, clock=clock)
+        super().__init__(
+            link,
+            address=address,
+            name=name,
+            faults=faults,
+            clock=clock,
+            keystore_path=keystore_path,
+        )
         if not (math.isfinite(interval_s) and 0.001 <= interval_s <= 3600.0):
             raise ParameterError("interval_s", interval_s, "must be within 1 ms - 1 h")
         self.interval_s = interval_s

@@ -19,6 +19,7 @@ import asyncio
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from bumble import gatt
@@ -72,8 +73,16 @@ class Chopsticks(Peripheral):
         seed: int = 1,
         faults: Faults | None = None,
         clock: DeviceClock | None = None,
+        keystore_path: Path | None = None,
     ) -> None:
-        super().__init__(link, address=address, name=name, faults=faults, clock=clock)
+        super().__init__(
+            link,
+            address=address,
+            name=name,
+            faults=faults,
+            clock=clock,
+            keystore_path=keystore_path,
+        )
         self.seed = seed
         self.pending: deque[ChopsticksRecord] = deque()
         self.delivered: list[ChopsticksRecord] = []

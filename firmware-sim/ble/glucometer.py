@@ -32,6 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from bumble import att, gatt
 from bumble.device import Connection
@@ -150,8 +151,16 @@ class Glucometer(Peripheral):
         record_interval_s: float = 0.0,
         faults: Faults | None = None,
         clock: DeviceClock | None = None,
+        keystore_path: Path | None = None,
     ) -> None:
-        super().__init__(link, address=address, name=name, faults=faults, clock=clock)
+        super().__init__(
+            link,
+            address=address,
+            name=name,
+            faults=faults,
+            clock=clock,
+            keystore_path=keystore_path,
+        )
         if records < 0 or records > MAX_SEQUENCE:
             raise ParameterError("records", records, f"must be within 0-{MAX_SEQUENCE}")
         if not (math.isfinite(record_interval_s) and record_interval_s >= 0.0):

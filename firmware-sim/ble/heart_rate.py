@@ -9,6 +9,7 @@ model as the Wi-Fi wearables (circadian rhythm, walking, desaturation response).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from bumble import gatt
 from bumble.link import LocalLink
@@ -47,9 +48,16 @@ class HeartRateWearable(StreamingDevice):
         interval_s: float = 1.0,
         faults: Faults | None = None,
         clock: DeviceClock | None = None,
+        keystore_path: Path | None = None,
     ) -> None:
         super().__init__(
-            link, address=address, name=name, interval_s=interval_s, faults=faults, clock=clock
+            link,
+            address=address,
+            name=name,
+            interval_s=interval_s,
+            faults=faults,
+            clock=clock,
+            keystore_path=keystore_path,
         )
         self.physiology = physiology or Physiology(seed=seed)
         self._energy_kj = 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 from bumble import gatt
 from bumble.link import LocalLink
@@ -55,6 +56,7 @@ class Scale(StoredMeasurementDevice):
         disconnect_when_done: bool = True,
         faults: Faults | None = None,
         clock: DeviceClock | None = None,
+        keystore_path: Path | None = None,
     ) -> None:
         super().__init__(
             link,
@@ -63,6 +65,7 @@ class Scale(StoredMeasurementDevice):
             disconnect_when_done=disconnect_when_done,
             faults=faults,
             clock=clock,
+            keystore_path=keystore_path,
         )
         if not 0 <= readings <= 10_000:
             raise ParameterError("readings", readings, "must be within 0-10000")
