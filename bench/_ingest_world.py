@@ -273,3 +273,38 @@ def rss_mib(pid: int) -> float:
 def machine_load() -> float:
     """The 1-minute load average (the machine is shared; reported with every figure)."""
     return os.getloadavg()[0]
+
+
+@dataclass(frozen=True)
+class WalCounters:
+    """The server's cumulative WAL and checkpoint counters (server-wide: other sessions on a
+    shared server count too)."""
+
+    wal_bytes: int
+    full_page_images: int
+    checkpoints: int
+
+    def since(self, earlier: WalCounters, readings: int) -> dict[str, float]:
+        """WAL bytes and full-page images per reading, and checkpoints, from ``earlier``."""
+        return {
+            "wal_bytes_per_reading": round((self.wal_bytes - earlier.wal_bytes) / readings, 1),
+            "wal_fpi_per_1000_readings": round(
+                (self.full_page_images - earlier.full_page_images) / readings * 1000, 2
+            ),
+            "checkpoints": self.checkpoints - earlier.checkpoints,
+        }
+
+
+def wal_counters(url: str) -> WalCounters:
+    """Read ``pg_stat_wal`` and ``pg_stat_bgwriter`` (PostgreSQL >= 14).
+
+    Full-page images are what make the same insert cost more right after a checkpoint: the
+    first change to each page after it writes the whole 8 kB page to the WAL.
+    """
+    with psycopg.connect(url, autocommit=True) as c:
+        row = c.execute(
+            "SELECT w.wal_bytes::bigint, w.wal_fpi, b.checkpoints_timed + b.checkpoints_req"
+            " FROM pg_stat_wal w, pg_stat_bgwriter b"
+        ).fetchone()
+    assert row is not None
+    return WalCounters(int(row[0]), int(row[1]), int(row[2]))

@@ -19,7 +19,9 @@ made as cheap as honest QoS 1 allows (``bench/_mqtt_blaster.py``): the JSON and 
 packets are encoded before the clock starts, and the timed phase is socket writes with
 ``--window`` messages in flight and PUBACK reads. The CPU seconds each kind of process used
 during the end-to-end phase say where the time goes; the baseline for them is read after every
-publisher has finished encoding.
+publisher has finished encoding. The raw phases report the CPU of the server processes serving
+them too, and every phase the WAL it wrote, its full-page images and the checkpoints that fell in
+it (server-wide counters): a checkpoint during one phase only would make its inserts dearer.
 
     python bench/ingest_throughput.py --messages 800 --batch 500 --workers 2 --publishers 2
 """
@@ -51,6 +53,7 @@ from _ingest_world import (
     scratch_world,
     start_workers,
     stop_workers,
+    wal_counters,
 )
 from _mqtt_blaster import Blaster, publish_packets
 
@@ -81,7 +84,9 @@ def _raw_child(
 ) -> None:
     with psycopg.connect(url, autocommit=True, application_name="bench-raw") as conn:
         conn.execute(_RAW_STAGING)
+        backend = psutil.Process(conn.info.backend_pid)  # the server process of this connection
         barrier.wait()
+        server0 = backend.cpu_times()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         for start in range(0, len(rows), txn_rows):
@@ -93,13 +98,17 @@ def _raw_child(
                     for r in rows[start : start + txn_rows]:
                         copy.write_row(r)
                 conn.execute(_RAW_INSERT, prepare=True)
-        out.put((time.perf_counter() - t0, time.process_time() - cpu0))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        server1 = backend.cpu_times()
+        server = server1.user + server1.system - server0.user - server0.system
+        out.put((wall, cpu, server))
 
 
 def raw_limit(
     world: BenchWorld, *, total: int, connections: int, txn_rows: int, day: date
 ) -> dict[str, float]:
-    """Readings/s of binary COPY -> staging -> INSERT ... ON CONFLICT DO NOTHING."""
+    """Readings/s of binary COPY -> staging -> INSERT ... ON CONFLICT DO NOTHING, with the CPU
+    µs a reading of the clients and of the server processes serving them."""
     with psycopg.connect(world.url, autocommit=True) as c:
         c.execute("SELECT homeward_ensure_reading_partitions(%s, %s)", (day, day))
     t0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -118,15 +127,19 @@ def raw_limit(
         p = ctx.Process(target=_raw_child, args=(world.url, rows, txn_rows, barrier, out))
         p.start()
         procs.append(p)
+    wal0 = wal_counters(world.url)
     barrier.wait()
     start = time.perf_counter()
     results = [out.get(timeout=600) for _ in procs]
     wall = time.perf_counter() - start
     for p in procs:
         p.join()
+    n = per * connections
     return {
-        "readings_per_s": per * connections / wall,
-        "client_cpu_us_per_reading": sum(r[1] for r in results) / (per * connections) * 1e6,
+        "readings_per_s": n / wall,
+        "client_cpu_us_per_reading": sum(r[1] for r in results) / n * 1e6,
+        "server_cpu_us_per_reading": sum(r[2] for r in results) / n * 1e6,
+        **wal_counters(world.url).since(wal0, n),
     }
 
 
@@ -243,6 +256,7 @@ def end_to_end(
                 "publishers": pub_pids,
             }
             ready.wait()
+            wal0 = wal_counters(world.url)
             before = {k: cpu_seconds(v) for k, v in groups.items()}
             go.wait()
             # Wall-clock (not monotonic) time: the end is the workers' own
@@ -265,6 +279,7 @@ def end_to_end(
                 time.sleep(_POLL_S)
             wall = max(s["homeward_ingest_last_commit_timestamp_seconds"] for s in scraped) - start
             after = {k: cpu_seconds(v) for k, v in groups.items()}
+            wal = wal_counters(world.url).since(wal0, total)
             pub_results = [out.get(timeout=600) for _ in pubs]
             for child in pubs:
                 child.join()
@@ -291,6 +306,7 @@ def end_to_end(
         "publisher_encode_us_per_reading": round(sum(r[0] for r in pub_results) / total * 1e6, 2),
         "publisher_send_us_per_reading": round(sum(r[1] for r in pub_results) / total * 1e6, 2),
         "pubacks": acked,
+        **wal,
     }
 
 
