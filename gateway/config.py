@@ -1,22 +1,31 @@
 """The gateway's settings: :class:`UplinkConfig`, and the versioned config document from the cloud.
 
-The cloud publishes a retained ``homeward.gateway-config/1`` document on
-``homeward/v1/{site}/{gateway_id}/config``; the uplink applies it without a restart::
+The cloud publishes a retained config document on ``homeward/v1/{site}/{gateway_id}/config``;
+the uplink applies it without a restart::
 
-    {"schema": "homeward.gateway-config/1", "version": 7,
+    {"schema": "homeward.gateway-config/2", "version": 7,
      "uplink": {"flush_readings_per_s": 200, "heartbeat_interval_s": 30},
-     "outbox": {"max_readings": 400000}}
+     "outbox": {"max_readings": 400000},
+     "devices": [{"device_id": "gluco-7", "address": "C0:11:22:33:44:55", "kind": "glucometer"}],
+     "ble": {"resync_interval_s": 600}}
 
+* ``schema``: ``homeward.gateway-config/1`` (``uplink`` and ``outbox`` only) or ``/2``, which adds
+  ``devices`` and ``ble``. A /1 document naming ``devices`` is refused (a gateway that predates
+  them refuses an unknown field too), so the cloud sends /2 only where it lists devices.
 * ``version``: an integer ≥ 0 the cloud raises with every change. A document with the version
   already applied is a redelivery (every reconnect brings the retained copy) and changes nothing;
   a lower version is refused as stale.
 * ``uplink``: any field of :class:`UplinkConfig`; ``outbox.max_readings``: the outbox bound.
-  Fields left out take the gateway's **base** value (its defaults, or the local config file the
+* ``devices``: this home's Bluetooth LE devices (:class:`ConfiguredDevice`), the whole list. The
+  gateway enrols the ones newly listed and takes the ones no longer listed off its allow-list.
+  Left out, the list is not managed by this document.
+* ``ble``: settings of the BLE side (:data:`BLE_FIELDS`).
+* Fields left out take the gateway's **base** value (its defaults, or the local config file the
   runner was started with), not the previously applied value: the document is the whole wish.
 * Unknown fields, wrong types and values outside their range refuse the whole document with a
-  :class:`~gateway.errors.ConfigError` naming the field; the gateway keeps its current settings
-  and reports the refusal in its status. So does an outbox bound below twice what the in-flight
-  batches can hold (readings in a batch cannot be thinned).
+  :class:`~gateway.errors.ConfigError` naming the field (``devices[2].address``); the gateway keeps
+  its current settings and reports the refusal in its status. So does an outbox bound below twice
+  what the in-flight batches can hold (readings in a batch cannot be thinned).
 
 The same format is used for the local config file (``homeward gateway --config FILE``).
 """
@@ -25,16 +34,31 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from devices import DEVICE_ID_RE
 from devices.payload import MAX_READINGS_PER_BATCH
 from gateway.errors import ConfigError
 
-CONFIG_SCHEMA = "homeward.gateway-config/1"
+CONFIG_SCHEMA_V1 = "homeward.gateway-config/1"
+CONFIG_SCHEMA_V2 = "homeward.gateway-config/2"
+#: The newest schema: what this gateway understands in full.
+CONFIG_SCHEMA = CONFIG_SCHEMA_V2
 # A config document is small; anything bigger is not one.
 MAX_CONFIG_BYTES = 64 * 1024
+#: The most devices one home's document may list (a home has a handful; the heartbeat reports
+#: at most 64 devices).
+MAX_CONFIGURED_DEVICES = 64
+#: The kinds of :class:`gateway.ble.DeviceKind`, by value (kept equal by a test; spelled out
+#: here so that reading a config does not import the Bluetooth stack).
+DEVICE_KINDS = frozenset(
+    {"glucometer", "bp_cuff", "heart_rate", "pulse_oximeter", "scale", "thermometer", "chopsticks"}
+)
+_ADDRESS_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +163,127 @@ def check_outbox_bound(max_readings: int, uplink: UplinkConfig) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfiguredDevice:
+    """One Bluetooth LE device of this home, as a config document lists it.
+
+    ``device_id`` is the id its readings carry (the cloud's device registry knows it);
+    ``address`` its Bluetooth address ("AA:BB:CC:DD:EE:FF", stored upper case); ``kind`` one of
+    :data:`DEVICE_KINDS`. Raises :class:`~gateway.errors.ConfigError` naming the bad field.
+    """
+
+    device_id: str
+    address: str
+    kind: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.device_id, str) or not DEVICE_ID_RE.match(self.device_id):
+            raise ConfigError("device_id", self.device_id, "must be a device id ([A-Za-z0-9._-])")
+        if not isinstance(self.address, str) or not _ADDRESS_RE.match(self.address):
+            raise ConfigError("address", self.address, "must be a Bluetooth address AA:BB:…:FF")
+        if self.kind not in DEVICE_KINDS:
+            raise ConfigError("kind", self.kind, f"must be one of {sorted(DEVICE_KINDS)}")
+        object.__setattr__(self, "address", self.address.upper())
+
+    def to_json(self) -> dict[str, str]:
+        return {"device_id": self.device_id, "address": self.address, "kind": self.kind}
+
+
+# The ``ble`` section: integer fields with their ranges, then durations in seconds (positive,
+# finite), then the site's IANA time zone. The ranges are those gateway.ble.BleConfig and
+# ConnectionPolicy accept, so a document that parses always builds one.
+_BLE_INT_FIELDS: Mapping[str, tuple[int, int]] = {
+    "max_connections": (1, 32),
+    "connect_attempts": (1, 100),
+}
+_BLE_SECONDS_FIELDS = frozenset(
+    {
+        "connect_timeout_s",
+        "idle_timeout_s",
+        "settle_s",
+        "resync_interval_s",
+        "retry_interval_s",
+        "stream_flush_s",
+        "not_seen_after_s",
+    }
+)
+#: Every field the ``ble`` section may set (see docs/gateway-status-schema.md for each).
+BLE_FIELDS = frozenset({*_BLE_INT_FIELDS, *_BLE_SECONDS_FIELDS, "site_zone"})
+
+
+def _ble_value(name: str, value: Any) -> int | float | str:
+    where = f"ble.{name}"
+    if name not in BLE_FIELDS:
+        raise ConfigError(where, value, "unknown field")
+    if name == "site_zone":
+        if not isinstance(value, str) or not value:
+            raise ConfigError(where, value, "must be an IANA time zone name")
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(where, value, "not an IANA time zone") from exc
+        return value
+    if name in _BLE_INT_FIELDS:
+        low, high = _BLE_INT_FIELDS[name]
+        number = _number(where, value, True)
+        if not low <= number <= high:
+            raise ConfigError(where, value, f"must be {low}-{high}")
+        return number
+    number = _number(where, value, False)
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(where, value, "must be a positive finite number of seconds")
+    return number
+
+
+def _devices(value: Any) -> tuple[ConfiguredDevice, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("devices", value, "must be a list")
+    if len(value) > MAX_CONFIGURED_DEVICES:
+        raise ConfigError("devices", len(value), f"more than {MAX_CONFIGURED_DEVICES} devices")
+    out: list[ConfiguredDevice] = []
+    ids: set[str] = set()
+    addresses: dict[str, str] = {}
+    for i, entry in enumerate(value):
+        where = f"devices[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(where, entry, "must be an object")
+        for name in ("device_id", "address", "kind"):
+            if name not in entry:
+                raise ConfigError(f"{where}.{name}", None, "missing")
+        unknown = sorted(set(entry) - {"device_id", "address", "kind"})
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}", entry[unknown[0]], "unknown field")
+        try:
+            device = ConfiguredDevice(entry["device_id"], entry["address"], entry["kind"])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.{exc.name}", exc.value, exc.reason) from None
+        if device.device_id in ids:
+            raise ConfigError(f"{where}.device_id", device.device_id, "listed twice")
+        if device.address in addresses:
+            raise ConfigError(
+                f"{where}.address",
+                device.address,
+                f"already listed for {addresses[device.address]}",
+            )
+        ids.add(device.device_id)
+        addresses[device.address] = device.device_id
+        out.append(device)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """A parsed ``homeward.gateway-config/1`` document: ``uplink`` holds the fields it sets."""
+    """A parsed ``homeward.gateway-config/1`` or ``/2`` document.
+
+    ``uplink`` and ``ble`` hold the fields the document sets (the rest keep their base values).
+    ``devices`` is the home's device list, or None when the document does not manage it (an
+    empty tuple: no devices at all).
+    """
 
     version: int
     uplink: Mapping[str, int | float]
     outbox_max_readings: int | None = None
+    devices: tuple[ConfiguredDevice, ...] | None = None
+    ble: Mapping[str, int | float | str] = field(default_factory=dict)
 
     def resolve(self, base: UplinkConfig, base_max_readings: int) -> tuple[UplinkConfig, int]:
         """The settings this document asks for on top of the gateway's base settings.
@@ -163,14 +302,20 @@ class GatewayConfig:
         return uplink, bound
 
     def encode(self) -> bytes:
-        """The document as UTF-8 JSON (what the cloud publishes, retained)."""
+        """The document as UTF-8 JSON (what the cloud publishes, retained), in the oldest schema
+        that holds it: /1 unless it lists devices or sets ``ble``, so older gateways take it."""
+        v2 = self.devices is not None or bool(self.ble)
         doc: dict[str, Any] = {
-            "schema": CONFIG_SCHEMA,
+            "schema": CONFIG_SCHEMA_V2 if v2 else CONFIG_SCHEMA_V1,
             "version": self.version,
             "uplink": dict(self.uplink),
         }
         if self.outbox_max_readings is not None:
             doc["outbox"] = {"max_readings": self.outbox_max_readings}
+        if self.devices is not None:
+            doc["devices"] = [d.to_json() for d in self.devices]
+        if self.ble:
+            doc["ble"] = dict(self.ble)
         return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -183,10 +328,11 @@ def _number(name: str, value: Any, integer: bool) -> int | float:
 
 
 def parse_config(raw: bytes) -> GatewayConfig:
-    """Validate a ``homeward.gateway-config/1`` document (bytes of UTF-8 JSON).
+    """Validate a ``homeward.gateway-config/1`` or ``/2`` document (bytes of UTF-8 JSON).
 
-    Checks the shape, the field names and their types; value ranges are checked by
-    :meth:`GatewayConfig.resolve`. Raises :class:`~gateway.errors.ConfigError` naming the field.
+    Checks the shape, the field names and their types, every device entry and the ``ble``
+    values; the uplink's value ranges are checked by :meth:`GatewayConfig.resolve`. Raises
+    :class:`~gateway.errors.ConfigError` naming the field (``devices[1].kind``).
     """
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError("document", f"{len(raw)} bytes", f"larger than {MAX_CONFIG_BYTES}")
@@ -196,11 +342,18 @@ def parse_config(raw: bytes) -> GatewayConfig:
         raise ConfigError("document", raw[:40], f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError("document", type(doc).__name__, "must be a JSON object")
-    if doc.get("schema") != CONFIG_SCHEMA:
-        raise ConfigError("schema", doc.get("schema"), f"must be {CONFIG_SCHEMA!r}")
-    unknown = set(doc) - {"schema", "version", "uplink", "outbox"}
+    schema = doc.get("schema")
+    if schema not in (CONFIG_SCHEMA_V1, CONFIG_SCHEMA_V2):
+        raise ConfigError("schema", schema, f"must be {CONFIG_SCHEMA_V1!r} or {CONFIG_SCHEMA_V2!r}")
+    known = {"schema", "version", "uplink", "outbox"}
+    if schema == CONFIG_SCHEMA_V2:
+        known |= {"devices", "ble"}
+    unknown = sorted(set(doc) - known)
     if unknown:
-        raise ConfigError(sorted(unknown)[0], doc[sorted(unknown)[0]], "unknown field")
+        reason = "unknown field"
+        if unknown[0] in ("devices", "ble"):
+            reason = f"unknown field in {CONFIG_SCHEMA_V1} (it needs {CONFIG_SCHEMA_V2})"
+        raise ConfigError(unknown[0], doc[unknown[0]], reason)
     version = doc.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise ConfigError("version", version, "must be an integer ≥ 0")
@@ -222,4 +375,15 @@ def parse_config(raw: bytes) -> GatewayConfig:
         max_readings = int(_number("outbox.max_readings", value, True))
         if max_readings < 1:
             raise ConfigError("outbox.max_readings", value, "must be ≥ 1")
-    return GatewayConfig(version=version, uplink=uplink, outbox_max_readings=max_readings)
+    devices = None if "devices" not in doc else _devices(doc["devices"])
+    ble_doc = doc.get("ble", {})
+    if not isinstance(ble_doc, dict):
+        raise ConfigError("ble", ble_doc, "must be an object")
+    ble = {name: _ble_value(name, value) for name, value in ble_doc.items()}
+    return GatewayConfig(
+        version=version,
+        uplink=uplink,
+        outbox_max_readings=max_readings,
+        devices=devices,
+        ble=ble,
+    )

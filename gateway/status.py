@@ -5,12 +5,17 @@ Two states share the topic. ``online``: the heartbeat, published on every connec
 reading, a corrupt outbox, a refused config). ``offline``: the broker's last will when the
 connection dies, or published by a clean stop. The written contract, with an example, is
 ``docs/gateway-status-schema.md``.
+
+A gateway that reads Bluetooth LE devices adds its radio's view (:class:`RadioStatus`): the state
+of the radio, each enrolled device's bond, battery, last sighting and last session, and the BLE
+side's problems, which join the heartbeat's ``problems``. It is plain data here, so that this
+module does not depend on the Bluetooth stack.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +31,9 @@ STATE_ONLINE = "online"
 STATE_OFFLINE = "offline"
 # A home has a handful of devices; the cap keeps one status message small whatever happens.
 MAX_DEVICES_REPORTED = 64
+# Problems listed in one heartbeat at most (the last entry says how many more there were): a few
+# per device of a full home, plus the outbox's and the config's.
+MAX_PROBLEMS_REPORTED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,59 @@ class ConfigState:
     rejected_version: int | None = None
     rejected_error: str | None = None
     rejected_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutcome:
+    """How the latest session with a device ended (``at``, UTC): ``complete`` when the device
+    said it had sent everything asked for, ``stored`` readings new to the outbox, ``reason``
+    why not complete (empty when complete)."""
+
+    at: datetime
+    complete: bool
+    stored: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RadioDeviceStatus:
+    """One enrolled Bluetooth LE device as the gateway's radio knows it.
+
+    ``kind`` is a :data:`gateway.config.DEVICE_KINDS` value. ``bonded``: paired at enrolment;
+    ``bond_lost_at``: when the device was found to refuse the bond. ``battery_pct``: the last
+    Battery Level read (%); ``last_seen``: last advertisement heard or connection made;
+    ``last_sync``: last complete session; ``last_outcome``: the latest session, complete or not.
+    ``failures``: sessions in a row that did not complete; ``decode_errors`` and
+    ``lost_records``: damaged notifications skipped and records lost, since the gateway started.
+    Times are UTC.
+    """
+
+    device_id: str
+    kind: str
+    address: str
+    bonded: bool
+    bond_lost_at: datetime | None = None
+    battery_pct: int | None = None
+    last_seen: datetime | None = None
+    last_sync: datetime | None = None
+    last_outcome: SessionOutcome | None = None
+    failures: int = 0
+    decode_errors: int = 0
+    lost_records: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RadioStatus:
+    """The Bluetooth LE side of a gateway: which ``radio`` (``host``: the machine's adapter;
+    ``emulated``: the in-process emulated radio), its ``state`` (``idle``: no device to read;
+    ``running``: scanning and syncing; ``unavailable``: the radio failed, ``detail`` says how),
+    every enrolled device, and the problems to show (each a dict with a stable ``code``)."""
+
+    radio: str
+    state: str
+    detail: str | None = None
+    devices: tuple[RadioDeviceStatus, ...] = ()
+    problems: tuple[Mapping[str, Any], ...] = ()
 
 
 def _ts(ts: datetime | None) -> str | None:
@@ -67,9 +128,12 @@ class Heartbeat:
     devices: Sequence[DeviceRecord]
     uplink: UplinkStats
     config: ConfigState
+    radio: RadioStatus | None = None
 
     def problems(self) -> list[dict[str, Any]]:
-        """What the panel should show, each with a stable ``code`` (see the schema page)."""
+        """What the panel should show, each with a stable ``code`` (see the schema page): the
+        outbox's, the config's, then the radio's; at most :data:`MAX_PROBLEMS_REPORTED`, the
+        last one ``problems_truncated`` (with ``omitted``) when there were more."""
         out: list[dict[str, Any]] = []
         h = self.health
         for event in h.corruption_events:
@@ -102,6 +166,14 @@ class Heartbeat:
                     "detail": c.rejected_error,
                 }
             )
+        if self.radio is not None:
+            out.extend(dict(p) for p in self.radio.problems)
+        if len(out) > MAX_PROBLEMS_REPORTED:
+            omitted = len(out) - (MAX_PROBLEMS_REPORTED - 1)
+            out = [
+                *out[: MAX_PROBLEMS_REPORTED - 1],
+                {"code": "problems_truncated", "omitted": omitted},
+            ]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +214,7 @@ class Heartbeat:
                 "last_error": u.last_error,
             },
             "devices": [_device(r) for r in self.devices[:MAX_DEVICES_REPORTED]],
+            "ble": None if self.radio is None else _radio(self.radio),
             "config": {
                 "version": c.version,
                 "rejected": None
@@ -175,6 +248,40 @@ def _device(r: DeviceRecord) -> dict[str, Any]:
             "estimated": clock.estimated,
             "measured_at": format_ts(clock.gateway_utc),
         },
+    }
+
+
+def _radio(r: RadioStatus) -> dict[str, Any]:
+    return {
+        "radio": r.radio,
+        "state": r.state,
+        "detail": r.detail,
+        "devices": [_radio_device(d) for d in r.devices[:MAX_DEVICES_REPORTED]],
+    }
+
+
+def _radio_device(d: RadioDeviceStatus) -> dict[str, Any]:
+    outcome = d.last_outcome
+    return {
+        "device_id": d.device_id,
+        "kind": d.kind,
+        "address": d.address,
+        "bonded": d.bonded,
+        "bond_lost_at": _ts(d.bond_lost_at),
+        "battery_pct": d.battery_pct,
+        "last_seen": _ts(d.last_seen),
+        "last_sync": _ts(d.last_sync),
+        "last_outcome": None
+        if outcome is None
+        else {
+            "at": format_ts(outcome.at),
+            "complete": outcome.complete,
+            "stored": outcome.stored,
+            "reason": outcome.reason or None,
+        },
+        "failures": d.failures,
+        "decode_errors": d.decode_errors,
+        "lost_records": d.lost_records,
     }
 
 
