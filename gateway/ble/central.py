@@ -22,7 +22,10 @@ once, at :meth:`enroll`; the keys live with the adapter (BlueZ's store, or the e
 file in the gateway's data directory) and survive restarts. A bonded device that answers a
 protected attribute with Insufficient Encryption/Authentication has lost its half of the bond:
 that is recorded in the registry, raised as a :attr:`EventKind.BOND_LOST` event and listed in
-:meth:`problems` until the device is enrolled again. It is never skipped silently.
+:meth:`problems` until the device is enrolled again. It is never skipped silently. A device whose
+pairing at enrolment failed is not connected to by the scan (it would only be refused) and is
+listed in :meth:`problems` as not paired until an enrolment succeeds; no scan-started session
+runs for a device while it is being enrolled.
 
 **Sessions by kind.** Glucometers: stored records by RACP from the outbox cursor
 (:mod:`gateway.ble.record_sync`). Cuffs and scales: they indicate what they stored while no
@@ -51,6 +54,7 @@ import contextlib
 import functools
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,13 +63,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from bleak import BleakClient, BleakScanner
+from bleak.args.bluez import OrPattern, OrPatternLike
+from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError, BleakGATTProtocolError, BleakGATTProtocolErrorCode
 
-from devices import Quality, Reading
+from devices import Quality, Reading, format_ts
 from devices.errors import DecodeError
 from devices.gatt import AdjustReason, CurrentTime, decode_current_time, encode_current_time, uuids
 from gateway.ble.connection import ConnectionManager, ConnectionPolicy
@@ -84,6 +90,7 @@ from gateway.ble.report import SyncReport
 from gateway.clock import CLOCK_TOLERANCE_S, ClockCorrection
 from gateway.errors import ConfigError, OutboxFullError
 from gateway.outbox import Outbox
+from gateway.status import SessionOutcome
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +103,9 @@ GLUCOSE_FEATURE = uuids.full_uuid(uuids.GLUCOSE_FEATURE)
 # Device timestamps become sequence numbers counted from here (the GATT Date Time epoch of most
 # health devices' firmware; any fixed instant works).
 _SEQ_EPOCH = datetime(2000, 1, 1)
+# The Bluetooth Base UUID's tail: a 128-bit UUID ending in it is a 16-bit SIG UUID (Core Spec
+# v5.4, Vol 3, Part B, 2.5.1).
+_SIG_BASE_TAIL = "-0000-1000-8000-00805f9b34fb"
 _SECURITY_CODES = (
     BleakGATTProtocolErrorCode.INSUFFICIENT_ENCRYPTION,
     BleakGATTProtocolErrorCode.INSUFFICIENT_AUTHENTICATION,
@@ -112,7 +122,9 @@ class BleConfig:
     complete syncs of a device seen advertising; ``retry_interval_s`` after a failed one.
     ``flush_every``: records per outbox commit in a RACP transfer; ``stream_flush_s``: how often
     a stream's readings are committed. ``set_device_clocks``: write Current Time to devices whose
-    clock is off, when they allow it.
+    clock is off, when they allow it. ``not_seen_after_s``: an enrolled device neither heard nor
+    connected to for this long is reported (a day by default: a meter used several times a day
+    advertises after each use).
     """
 
     connection: ConnectionPolicy = field(default_factory=ConnectionPolicy)
@@ -126,6 +138,7 @@ class BleConfig:
     stream_flush_s: float = 1.0
     set_device_clocks: bool = True
     max_events: int = 1000
+    not_seen_after_s: float = 86400.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -134,6 +147,7 @@ class BleConfig:
             "resync_interval_s",
             "retry_interval_s",
             "stream_flush_s",
+            "not_seen_after_s",
         ):
             value = getattr(self, name)
             if not value > 0.0:
@@ -144,6 +158,35 @@ class BleConfig:
             ZoneInfo(self.site_zone)
         except (KeyError, ValueError) as exc:
             raise ConfigError("site_zone", self.site_zone, "not an IANA time zone") from exc
+
+
+def passive_scan_patterns() -> list[OrPatternLike]:
+    """What a passive scan on BlueZ listens for: the primary service UUID of every kind the
+    gateway reads, first in a complete or incomplete list of service UUIDs (how health devices
+    advertise it).
+
+    BlueZ scans passively only through an advertisement monitor, which reports nothing but
+    advertisements matching one of these or-patterns (bleak refuses a passive BlueZ scan without
+    them). Other backends ignore them. Which device is this home's is decided afterwards, by
+    address, from the allow-list.
+    """
+    patterns: list[OrPatternLike] = []
+    for kind in DeviceKind:
+        full = kind.service
+        if full.startswith("0000") and full.endswith(_SIG_BASE_TAIL):
+            content = int(full[4:8], 16).to_bytes(2, "little")  # AD payloads are little-endian
+            types = (
+                AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID16,
+                AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID16,
+            )
+        else:
+            content = uuid.UUID(full).bytes[::-1]
+            types = (
+                AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID128,
+                AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID128,
+            )
+        patterns.extend(OrPattern(0, ad_type, content) for ad_type in types)
+    return patterns
 
 
 @dataclass(slots=True)
@@ -188,10 +231,12 @@ class BleCentral:
         self._health: dict[str, DeviceHealth] = {}
         self._running: dict[str, asyncio.Task[SyncReport]] = {}
         self._next_due: dict[str, float] = {}
+        self._enrolling: set[str] = set()
         self._stop: asyncio.Event | None = None
         for device in registry:
+            health = self._health_of(device.device_id)
             if device.bond_lost_at is not None:
-                self._health_of(device.device_id).bond_lost_at = device.bond_lost_at
+                health.bond_lost_at = device.bond_lost_at
 
     # -- state -----------------------------------------------------------------------------
 
@@ -201,7 +246,7 @@ class BleCentral:
     def _health_of(self, device_id: str) -> DeviceHealth:
         health = self._health.get(device_id)
         if health is None:
-            health = self._health[device_id] = DeviceHealth(device_id)
+            health = self._health[device_id] = DeviceHealth(device_id, watched_since=self._now())
         return health
 
     def health(self) -> dict[str, DeviceHealth]:
@@ -212,15 +257,41 @@ class BleCentral:
 
     def problems(self) -> list[dict[str, Any]]:
         """What the panel should show about this home's devices, each with a stable ``code``:
-        ``ble_bond_lost``, ``ble_low_battery``, ``ble_records_lost``, ``ble_unreachable``."""
+        ``ble_bond_lost``, ``ble_not_paired`` (pairing at enrolment failed: ``detail``),
+        ``ble_not_seen`` (nothing heard for ``not_seen_after_s``: ``since``, the last sighting
+        or, never seen, when the gateway began to look), ``ble_low_battery``,
+        ``ble_decode_errors`` (damaged notifications counted and skipped this run: ``count``),
+        ``ble_records_lost``, ``ble_unreachable`` (three sessions in a row failed). Times are
+        RFC 3339 UTC."""
         out: list[dict[str, Any]] = []
+        now = self._now()
+        enrolled = {d.device_id: d for d in self.registry}
         for device_id, h in sorted(self.health().items()):
+            entry = enrolled.get(device_id)
             if h.bond_lost_at is not None:
                 out.append(
                     {
                         "code": EventKind.BOND_LOST.value,
                         "device_id": device_id,
-                        "at": h.bond_lost_at.isoformat(),
+                        "at": format_ts(h.bond_lost_at),
+                    }
+                )
+            elif entry is not None and entry.kind.requires_bond and not entry.bonded:
+                out.append(
+                    {
+                        "code": "ble_not_paired",
+                        "device_id": device_id,
+                        "detail": h.enrol_error or "not paired yet: the device must be enrolled",
+                    }
+                )
+            since = h.last_seen or h.watched_since
+            if since is not None and (now - since).total_seconds() >= self.config.not_seen_after_s:
+                out.append(
+                    {
+                        "code": "ble_not_seen",
+                        "device_id": device_id,
+                        "since": format_ts(since),
+                        "seen": h.last_seen is not None,
                     }
                 )
             if h.battery_pct is not None and h.battery_pct <= LOW_BATTERY_PCT:
@@ -229,6 +300,14 @@ class BleCentral:
                         "code": EventKind.LOW_BATTERY.value,
                         "device_id": device_id,
                         "battery_pct": h.battery_pct,
+                    }
+                )
+            if h.decode_errors:
+                out.append(
+                    {
+                        "code": EventKind.DECODE_ERRORS.value,
+                        "device_id": device_id,
+                        "count": h.decode_errors,
                     }
                 )
             if h.lost_records:
@@ -265,27 +344,75 @@ class BleCentral:
     async def enroll(self, device_id: str, address: str, kind: DeviceKind) -> EnrolledDevice:
         """Put a device on this home's allow-list; pair with it now if its profile needs a bond.
 
-        The device must be in pairing mode and in range. Raises
+        The device must be in pairing mode and in range. A session with the device that is
+        running is cancelled first, and the scan starts none while the enrolment lasts. Raises
         :class:`~gateway.ble.errors.EnrolmentError` when pairing fails (the device then stays
-        enrolled but unbonded: enrol it again).
+        enrolled but unbonded, is not synced, and :meth:`problems` lists it: enrol it again).
         """
-        entry = self.registry.enroll(device_id, address, kind)
-        health = self._health_of(device_id)
-        health.bond_lost_at = None
-        if kind.requires_bond:
-            # Keys from an earlier pairing (before a device reset) would be tried first and
-            # refused: forget them so that this is a fresh pairing.
+        self._enrolling.add(device_id)
+        try:
+            await self._end_session(device_id)
+            entry = self.registry.enroll(device_id, address, kind)
+            health = self._health_of(device_id)
+            health.bond_lost_at = None
+            health.watched_since = self._now()
+            self._next_due.pop(device_id, None)
+            if kind.requires_bond:
+                # Keys from an earlier pairing (before a device reset) would be tried first and
+                # refused: forget them so that this is a fresh pairing.
+                with contextlib.suppress(BleakError, TimeoutError):
+                    await BleakClient(entry.address, backend=self._client_backend).unpair()
+                try:
+                    async with self.connections.connect(
+                        device_id, entry.address, pair=True
+                    ) as client:
+                        # Reading a protected attribute proves the link is encrypted with the
+                        # new keys.
+                        await client.read_gatt_char(GLUCOSE_FEATURE)
+                except (DeviceUnreachableError, BleakError, TimeoutError) as exc:
+                    health.enrol_error = str(exc)
+                    self._emit(EventKind.ENROLMENT_FAILED, device_id, str(exc))
+                    raise EnrolmentError(device_id, str(exc)) from exc
+                entry = self.registry.update(device_id, bonded=True, bond_lost_at=None)
+            health.enrol_error = ""
+            self._emit(EventKind.ENROLLED, device_id, f"{kind.value} at {entry.address}")
+            return entry
+        finally:
+            self._enrolling.discard(device_id)
+
+    async def remove(self, device_id: str) -> None:
+        """Take a device off this home's allow-list: a running session with it is cancelled,
+        the bond keys this gateway holds for it are deleted, and it is no longer reported.
+        Nothing happens for a device that is not enrolled."""
+        await self._end_session(device_id)
+        entry = next((d for d in self.registry if d.device_id == device_id), None)
+        if entry is None:
+            return
+        self.registry.remove(device_id)
+        if entry.kind.requires_bond:  # keys of a pairing that failed halfway go too
             with contextlib.suppress(BleakError, TimeoutError):
                 await BleakClient(entry.address, backend=self._client_backend).unpair()
-            try:
-                async with self.connections.connect(device_id, entry.address, pair=True) as client:
-                    # Reading a protected attribute proves the link is encrypted with the new keys.
-                    await client.read_gatt_char(GLUCOSE_FEATURE)
-            except (DeviceUnreachableError, BleakError, TimeoutError) as exc:
-                raise EnrolmentError(device_id, str(exc)) from exc
-            entry = self.registry.update(device_id, bonded=True, bond_lost_at=None)
-        self._emit(EventKind.ENROLLED, device_id, f"{kind.value} at {entry.address}")
-        return entry
+        self._health.pop(device_id, None)
+        self._next_due.pop(device_id, None)
+        self._emit(EventKind.REMOVED, device_id, f"{entry.kind.value} at {entry.address}")
+
+    async def _end_session(self, device_id: str) -> None:
+        """Cancel the scan-started session with ``device_id``, if one runs, and wait for it."""
+        task = self._running.get(device_id)
+        if task is not None and not task.done():
+            task.cancel()
+            # gather: the session's CancelledError is its result, ours would still propagate.
+            await asyncio.gather(task, return_exceptions=True)
+
+    def reconfigure(self, config: BleConfig) -> None:
+        """Use ``config`` from now on (connection policy, timings, zone). Only while :meth:`run`
+        is not running (raises ``RuntimeError`` otherwise); the devices' state is kept."""
+        if self._stop is not None:
+            raise RuntimeError("reconfigure() while run() is scanning: stop it first")
+        self.config = config
+        self.connections = ConnectionManager(config.connection, client_backend=self._client_backend)
+        self._zone = ZoneInfo(config.site_zone)
+        self.events = deque(self.events, maxlen=config.max_events)
 
     # -- one session -----------------------------------------------------------------------
 
@@ -348,6 +475,9 @@ class BleCentral:
         return report
 
     def _finish(self, report: SyncReport, health: DeviceHealth) -> None:
+        health.last_outcome = SessionOutcome(
+            at=self._now(), complete=report.complete, stored=report.stored, reason=report.reason
+        )
         health.decode_errors += report.decode_errors
         health.lost_records += report.lost
         if report.decode_errors:
@@ -679,6 +809,9 @@ class BleCentral:
         scanner = BleakScanner(
             self._on_advertisement,
             scanning_mode=self.config.scanning_mode,
+            bluez={"or_patterns": passive_scan_patterns()}
+            if self.config.scanning_mode == "passive"
+            else {},
             backend=self._scanner_backend,
         )
         await scanner.start()
@@ -702,6 +835,8 @@ class BleCentral:
         self._health_of(entry.device_id).last_seen = self._now()
         if entry.device_id in self._running or self._stop is None or self._stop.is_set():
             return
+        if entry.device_id in self._enrolling or (entry.kind.requires_bond and not entry.bonded):
+            return  # being paired now, or never paired: problems() lists the latter
         if self._monotonic() < self._next_due.get(entry.device_id, 0.0):
             return
         task = asyncio.get_running_loop().create_task(

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from gateway.status import SessionOutcome
+
 
 class EventKind(StrEnum):
     """Kinds of BLE event (stable strings: they travel in heartbeats and logs)."""
 
     ENROLLED = "ble_enrolled"
+    ENROLMENT_FAILED = "ble_enrolment_failed"
+    REMOVED = "ble_removed"
     BOND_LOST = "ble_bond_lost"
     SYNC_COMPLETE = "ble_sync_complete"
     SYNC_INCOMPLETE = "ble_sync_incomplete"
@@ -45,15 +49,21 @@ class DeviceHealth:
 
     Times are UTC. ``battery_pct`` is the last Battery Level read (%); ``decode_errors`` and
     ``lost_records`` add up over the gateway's run; ``failures`` counts sessions in a row that
-    did not complete (0 after a complete one).
+    did not complete (0 after a complete one). ``watched_since`` is when this run of the gateway
+    began to look out for the device (start or enrolment): a device never heard since then is
+    "not seen" that long. ``last_outcome`` is how the latest session ended; ``enrol_error`` why
+    the latest pairing at enrolment failed (empty once one succeeded).
     """
 
     device_id: str
+    watched_since: datetime | None = None
     last_seen: datetime | None = None
     last_sync: datetime | None = None
+    last_outcome: SessionOutcome | None = None
     battery_pct: int | None = None
     bond_lost_at: datetime | None = None
     decode_errors: int = 0
     lost_records: int = 0
     failures: int = 0
     last_error: str = ""
+    enrol_error: str = ""
