@@ -5,6 +5,7 @@
     homeward migrate            apply pending schema migrations
     homeward ingest             run an ingest worker (MQTT -> PostgreSQL) until SIGTERM/SIGINT
     homeward serve              run the HTTP API, the alert panel and the alert evaluator
+    homeward gateway            run one home gateway: its devices (BLE), outbox and MQTT uplink
     homeward demo               everything on one machine with simulated patients
     homeward cgm-report FILE    CGM metric set (and AGP charts) from another tool's CSV export
 
@@ -21,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from homeward import gateway_options
 from homeward.errors import ConfigurationError, HomewardError
 from homeward.settings import Settings
 
@@ -73,6 +75,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
+    from homeward.gateway_runner import run_gateway
+
+    options = gateway_options.options_from_args(args)
+    return run_gateway(settings, _stop_on_signals(), options)
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from homeward.demo import run_demo
 
@@ -93,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the API, panel and alert evaluator").set_defaults(
         func=cmd_serve
     )
+    gateway = sub.add_parser(
+        "gateway",
+        help="run one home gateway: BLE devices, durable outbox, MQTT uplink",
+        description="One home gateway: reads this home's Bluetooth LE devices (listed in the "
+        "config), keeps every reading in a durable outbox and carries them to the broker in "
+        "HOMEWARD_MQTT_URL until the ingest acknowledges them. SIGTERM/SIGINT stop it cleanly.",
+    )
+    gateway_options.add_arguments(gateway)
+    gateway.set_defaults(func=cmd_gateway)
     demo = sub.add_parser("demo", help="run the whole system with simulated patients")
     demo.add_argument("--patients", type=int, default=50, help="simulated patients (default 50)")
     demo.set_defaults(func=cmd_demo)

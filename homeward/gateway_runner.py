@@ -1,19 +1,36 @@
-"""``homeward gateway``: one home gateway process (outbox + MQTT uplink + device syncs).
+"""``homeward gateway``: one home gateway process (outbox, MQTT uplink, BLE devices).
 
 ::
 
     homeward gateway --site site-sh01 --gateway-id gw-7f3a [--outbox PATH] [--config FILE]
+                     [--emulated-radio [--emulated-devices FILE]]
                      [--simulate-device ID ...] [--records N] [--interval-s S] [--backlog N]
                      [--rate R] [--skew-s S] [--start EPOCH_S] [--sync-interval-s S]
 
 The broker comes from ``HOMEWARD_MQTT_URL`` (and ``HOMEWARD_MQTT_USERNAME`` /
 ``HOMEWARD_MQTT_PASSWORD``); the outbox defaults to ``$HOMEWARD_DATA_DIR/gateway/<gateway id>/
-outbox.sqlite3``. ``--config`` is a ``homeward.gateway-config/1`` document used as the base
-settings (the cloud's retained config applies on top of it). SIGTERM or SIGINT stops the process
-cleanly: the retained status turns ``offline``, unacknowledged readings stay in the outbox.
+outbox.sqlite3``, and the gateway keeps its other files (BLE allow-list, bond keys) in the
+outbox's directory. ``--config`` is a ``homeward.gateway-config/2`` (or ``/1``) document used as
+the base settings (the cloud's retained config applies on top of it).
 
-**Simulated devices.** Until the BLE side (issue 4) reads real devices, ``--simulate-device``
-runs wearables with a record memory, synced the way a BLE record sync works: each sync asks the
+**Threads.** The uplink runs in its own thread (:class:`homeward.gateway_uplink.GatewayUplink`),
+the BLE side on an asyncio loop in another (:class:`homeward.gateway_ble.BleService`), and the
+simulated devices each in one more: none of them waits for another; they meet in the outbox.
+
+**BLE devices.** The config's ``devices`` list names this home's Bluetooth LE devices: newly
+listed ones are enrolled (and paired once), the central syncs each as it comes in range, and the
+readings go into the outbox the uplink flushes. The heartbeat carries the radio's status and its
+problems. The radio is the host's adapter; ``--emulated-radio`` runs the listed devices as
+emulated peripherals on an in-process radio instead (:mod:`homeward.gateway_emulation`,
+configured by ``--emulated-devices``).
+
+**Stopping.** SIGTERM or SIGINT stops the process cleanly, in this order: the BLE side (scan
+ended, sessions cancelled; every outbox write already started completes, and a cancelled RACP
+transfer resumes after the outbox's cursor next time), the simulated devices, the uplink (the
+retained status turns ``offline``), and last the outbox. Unacknowledged readings stay in it.
+
+**Simulated devices.** ``--simulate-device`` runs wearables with a record memory, synced the
+way a BLE record sync works, without a radio: each sync asks the
 device for the records after the outbox's cursor, measures the device's clock against the
 gateway's and corrects the records' times (:class:`gateway.ClockCorrection`), and stores them with
 ``Outbox.put`` before anything is acknowledged. Record ``k`` (1, 2, …) of device ``d`` is a heart
@@ -39,7 +56,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -51,15 +67,34 @@ from firmware_sim import Scenario
 from gateway import (
     DEFAULT_MAX_READINGS,
     ClockCorrection,
+    GatewayConfig,
     GatewayError,
     Outbox,
     OutboxFullError,
-    Uplink,
     UplinkConfig,
     parse_config,
 )
 from homeward.errors import ConfigurationError, HomewardError
+from homeward.gateway_ble import BleService, wish_for
+from homeward.gateway_emulation import EmulatedDeviceOptions, parse_emulation
+from homeward.gateway_options import (
+    GatewayOptions,
+    SimulationOptions,
+    add_arguments,
+    options_from_args,
+)
+from homeward.gateway_uplink import GatewayUplink
 from homeward.settings import Settings
+
+__all__ = [
+    "GatewayOptions",
+    "SimulatedWearable",
+    "SimulationOptions",
+    "add_arguments",
+    "main",
+    "options_from_args",
+    "run_gateway",
+]
 
 log = logging.getLogger("homeward.gateway")
 
@@ -70,33 +105,9 @@ _FRACTIONS_PER_S = 256
 _MAX_RECORDS_PER_SYNC = 500
 # How often a device's battery and presence are written when nothing else changes.
 _SEEN_EVERY_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class SimulationOptions:
-    """Simulated wearables with a record memory (see the module docstring). Times in seconds;
-    ``start_s`` is the true UTC time of record 1 in epoch seconds (None: ``backlog`` records
-    before now), ``records`` None means no end."""
-
-    device_ids: tuple[str, ...] = ()
-    records: int | None = None
-    interval_s: float = 10.0
-    backlog: int = 0
-    rate_per_s: float | None = None
-    skew_s: int = 0
-    start_s: float | None = None
-    sync_interval_s: float = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayOptions:
-    """What ``homeward gateway`` runs: the gateway's identity, its files, simulated devices."""
-
-    site: str
-    gateway_id: str
-    outbox_path: Path | None = None
-    config_path: Path | None = None
-    simulation: SimulationOptions = field(default_factory=SimulationOptions)
+# How long a clean stop waits for the BLE side: a session cancelled mid-transfer disconnects and
+# an outbox write in progress completes well within this.
+_BLE_STOP_TIMEOUT_S = 30.0
 
 
 class SimulatedWearable:
@@ -235,16 +246,37 @@ class _DeviceSync:
             self._seen_at = now_s
 
 
-def _base_settings(config_path: Path | None) -> tuple[UplinkConfig, int]:
+def _base_settings(
+    config_path: Path | None, site_zone: str
+) -> tuple[UplinkConfig, int, GatewayConfig | None]:
+    """The base uplink settings, outbox bound and document of the local config file."""
     if config_path is None:
-        return UplinkConfig(), DEFAULT_MAX_READINGS
+        return UplinkConfig(), DEFAULT_MAX_READINGS, None
     try:
         doc = parse_config(config_path.read_bytes())
-        return doc.resolve(UplinkConfig(), DEFAULT_MAX_READINGS)
+        uplink, bound = doc.resolve(UplinkConfig(), DEFAULT_MAX_READINGS)
+        wish_for(doc, None, site_zone=site_zone)  # the BLE settings, checked before anything runs
+        return uplink, bound, doc
     except OSError as exc:
         raise ConfigurationError("--config", f"cannot read {config_path}: {exc}") from None
     except GatewayError as exc:
         raise ConfigurationError("--config", str(exc)) from None
+
+
+def _emulation(options: GatewayOptions) -> dict[str, EmulatedDeviceOptions] | None:
+    """The emulated radio's per-device options (None: the host's adapter)."""
+    if not options.emulated_radio:
+        if options.emulation_path is not None:
+            raise ConfigurationError("--emulated-devices", "needs --emulated-radio")
+        return None
+    if options.emulation_path is None:
+        return {}
+    try:
+        return parse_emulation(options.emulation_path.read_bytes())
+    except OSError as exc:
+        raise ConfigurationError(
+            "--emulated-devices", f"cannot read {options.emulation_path}: {exc}"
+        ) from None
 
 
 def run_gateway(settings: Settings, stop: threading.Event, options: GatewayOptions) -> int:
@@ -256,7 +288,9 @@ def run_gateway(settings: Settings, stop: threading.Event, options: GatewayOptio
     """
     if not settings.mqtt_url:
         raise ConfigurationError("HOMEWARD_MQTT_URL", "the gateway needs a broker")
-    base, bound = _base_settings(options.config_path)
+    zone = settings.default_timezone
+    base, bound, base_doc = _base_settings(options.config_path, zone)
+    emulation = _emulation(options)
     path = options.outbox_path or settings.data_dir / "gateway" / options.gateway_id / (
         "outbox.sqlite3"
     )
@@ -264,8 +298,15 @@ def run_gateway(settings: Settings, stop: threading.Event, options: GatewayOptio
         outbox = Outbox(path, max_readings=bound)
     except GatewayError as exc:
         raise HomewardError(f"gateway outbox: {exc}") from exc
+    ble = BleService(
+        outbox, path.parent, wish_for(base_doc, None, site_zone=zone), emulation=emulation
+    )
+
+    def on_config(remote: GatewayConfig | None) -> None:
+        ble.configure(wish_for(base_doc, remote, site_zone=zone))
+
     try:
-        uplink = Uplink(
+        uplink = GatewayUplink(
             outbox,
             site=options.site,
             gateway_id=options.gateway_id,
@@ -273,6 +314,8 @@ def run_gateway(settings: Settings, stop: threading.Event, options: GatewayOptio
             config=base,
             username=settings.mqtt_username,
             password=settings.mqtt_password,
+            radio_status=ble.status,
+            on_config=on_config,
         )
     except GatewayError as exc:
         outbox.close()
@@ -299,72 +342,43 @@ def run_gateway(settings: Settings, stop: threading.Event, options: GatewayOptio
         for device_id in sim.device_ids
     ]
     uplink.start()
+    # The BLE side reads the device list only once the cloud config kept in the outbox is back
+    # in force (a restore is one SQLite read): see homeward.gateway_uplink.
+    while not uplink.restored.wait(0.2) and not stop.is_set():
+        pass
+    ble.start()
     threads = [
         threading.Thread(target=s.run, name=f"sync-{i}", daemon=True) for i, s in enumerate(syncs)
     ]
     for t in threads:
         t.start()
     log.info(
-        "gateway %s of %s running: outbox %s, %d simulated device(s)",
+        "gateway %s of %s running: outbox %s, %s radio, %d simulated device(s)",
         options.gateway_id,
         options.site,
         path,
+        ble.radio_name,
         len(syncs),
     )
     try:
         stop.wait()
     finally:
+        # Producers first, so nothing writes to the outbox once it is closed.
+        idle = ble.stop(_BLE_STOP_TIMEOUT_S)
         for t in threads:
             t.join(10)
+        idle = idle and not any(t.is_alive() for t in threads)
         uplink.stop()
-        outbox.close()
+        if idle:
+            outbox.close()
+        else:
+            # Closing under a writer could fail its commit; the process exit that follows
+            # releases the file, and SQLite keeps every transaction that committed.
+            log.error(
+                "gateway %s: a device side did not stop; outbox left open", options.gateway_id
+            )
         log.info("gateway %s stopped", options.gateway_id)
     return 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``homeward gateway`` options."""
-    parser.add_argument("--site", required=True, help="site code (topic segment)")
-    parser.add_argument("--gateway-id", required=True, help="this gateway's id (MQTT client id)")
-    parser.add_argument("--outbox", type=Path, help="outbox file (default under the data dir)")
-    parser.add_argument("--config", type=Path, help="homeward.gateway-config/1 base settings")
-    sim = parser.add_argument_group("simulated devices (until BLE devices are read)")
-    sim.add_argument("--simulate-device", action="append", default=[], metavar="ID")
-    sim.add_argument("--records", type=int, help="records each device holds in all")
-    sim.add_argument("--interval-s", type=float, default=10.0, help="device time between records")
-    sim.add_argument("--backlog", type=int, default=0, help="records held at start")
-    sim.add_argument("--rate", type=float, help="records released per second (default real time)")
-    sim.add_argument("--skew-s", type=int, default=0, help="device clock error in seconds")
-    sim.add_argument("--start", type=float, help="UTC epoch seconds of record 1")
-    sim.add_argument("--sync-interval-s", type=float, default=5.0, help="seconds between syncs")
-
-
-def options_from_args(args: argparse.Namespace) -> GatewayOptions:
-    """:class:`GatewayOptions` from parsed :func:`add_arguments` options."""
-    for name in ("backlog", "records"):
-        value = getattr(args, name)
-        if value is not None and value < 0:
-            raise ConfigurationError(f"--{name}", "must be ≥ 0")
-    for name in ("rate", "sync_interval_s"):
-        value = getattr(args, name)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ConfigurationError(f"--{name.replace('_', '-')}", "must be > 0")
-    return GatewayOptions(
-        site=args.site,
-        gateway_id=args.gateway_id,
-        outbox_path=args.outbox,
-        config_path=args.config,
-        simulation=SimulationOptions(
-            device_ids=tuple(args.simulate_device),
-            records=args.records,
-            interval_s=args.interval_s,
-            backlog=args.backlog,
-            rate_per_s=args.rate,
-            skew_s=args.skew_s,
-            start_s=args.start,
-            sync_interval_s=args.sync_interval_s,
-        ),
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
