@@ -3,13 +3,15 @@
 Every route requires a session (:data:`homeward.auth.CurrentUser`), sees only alerts of patients
 the caller may see (:func:`homeward.auth.visible_patients_sql`; anything else is a 404, so that
 existence does not leak), and writes its audit rows in the same transaction as its read or change.
-Operators, who see no clinical data, get 403 on the list and the stream and 404 on single alerts.
+Operators, who see no clinical data, get 403 on the list and 404 on single alerts; on the stream
+they receive only the gateway events of their site (:mod:`alerts.gateways_api`).
 
 Server-sent events (``GET /alerts/stream``)::
 
     retry: 3000                        reconnect after 3 s
     event: ready                       subscribed; refetch the list now
     event: alert   data: {"alert_id": 12, "action": "opened"}    alert 12 changed: refetch
+    event: gateways data: {"gateway_id": "gw-7f3a"}   a gateway's status changed: refetch gateways
     event: resync                      changes may have been missed: refetch
     event: session-ended               the session expired or was revoked: log in again
     event: closing                     the server is stopping: reconnect later
@@ -42,7 +44,13 @@ from alerts.models import (
 from alerts.rules import describe_evidence
 from alerts.stream import AlertStream, sse_events
 from homeward import audit
-from homeward.auth import CurrentUser, Principal, require_clinical, session_is_valid
+from homeward.auth import (
+    CurrentUser,
+    Principal,
+    require_clinical,
+    require_live_view,
+    session_is_valid,
+)
 from homeward.auth import visible_patients_sql as visible
 from homeward.deps import ClientAddr, PoolDep
 
@@ -200,7 +208,7 @@ async def list_alerts(
 
 @router.get(
     "/stream",
-    summary="Server-sent events: which alerts changed (see the module docs for the protocol)",
+    summary="Server-sent events: which alerts and gateways changed (protocol: module docs)",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
@@ -211,7 +219,7 @@ async def stream_alerts(
     addr: ClientAddr,
     hub: AlertStreamDep,
 ) -> StreamingResponse:
-    require_clinical(principal, "follow alerts")
+    require_live_view(principal)
     async with pool.connection() as conn:
         await audit.record(
             conn,

@@ -1,15 +1,18 @@
-"""Live alert changes for the panel: one ``LISTEN alerts_changed`` per process, fanned out.
+"""Live changes for the panel: one ``LISTEN`` connection per process, fanned out.
 
 :class:`AlertStream` holds a single dedicated connection listening on
-:data:`alerts.lifecycle.CHANNEL`. For each notification it looks up, once, who may see the alert
-(the patient's site and panel members) and hands a :class:`StreamEvent` to every subscriber
-allowed to see it (:func:`homeward.auth.can_see_patient`). Subscribers are the server-sent-event
-responses of ``GET /api/v1/alerts/stream``.
+:data:`alerts.lifecycle.CHANNEL` (``alerts_changed``) and
+:data:`monitoring.gateway_status.CHANNEL` (``gateways_changed``). For each alert notification it
+looks up, once, who may see the alert (the patient's site and panel members) and hands a
+:class:`StreamEvent` to every subscriber allowed to see it (:func:`homeward.auth.can_see_patient`);
+a gateway notification names its site and goes to every subscriber of that site
+(:func:`homeward.auth.can_see_gateway`). Subscribers are the server-sent-event responses of
+``GET /api/v1/alerts/stream``.
 
-Nothing here is a source of truth. An event only says *which* alert changed; the page then
-refetches the list through the access-checked, audited API. When the listener reconnects after a
-database outage, or a slow subscriber's queue overflows, subscribers receive a ``resync`` event
-and refetch everything, so a missed notification costs a refetch, never a missed alert.
+Nothing here is a source of truth. An event only says *which* alert or gateway changed; the page
+then refetches the list through the access-checked, audited API. When the listener reconnects
+after a database outage, or a slow subscriber's queue overflows, subscribers receive a ``resync``
+event and refetch everything, so a missed notification costs a refetch, never a missed alert.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.lifecycle import CHANNEL
-from homeward.auth import Principal, can_see_patient
+from homeward.auth import Principal, can_see_gateway, can_see_patient
+from monitoring.gateway_status import CHANNEL as GATEWAYS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +42,14 @@ _RECONNECT_MAX_S = 15.0
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """``alert``: alert ``alert_id`` changed (``action`` as in ``alert_events``); ``resync``:
-    changes may have been missed, refetch everything; ``close``: the server is shutting down."""
+    """``alert``: alert ``alert_id`` changed (``action`` as in ``alert_events``); ``gateways``:
+    the status of gateway ``gateway_id`` changed; ``resync``: changes may have been missed,
+    refetch everything; ``close``: the server is shutting down."""
 
-    kind: Literal["alert", "resync", "close"]
+    kind: Literal["alert", "gateways", "resync", "close"]
     alert_id: int | None = None
     action: str | None = None
+    gateway_id: str | None = None
 
 
 _RESYNC = StreamEvent("resync")
@@ -61,7 +67,7 @@ class Subscription:
 
     def offer(self, event: StreamEvent) -> None:
         """Queue ``event`` without waiting; on overflow, drop and ask for a resync instead."""
-        if self._overflowed and event.kind == "alert":
+        if self._overflowed and event.kind in ("alert", "gateways"):
             return
         try:
             self._queue.put_nowait(event)
@@ -126,7 +132,8 @@ class AlertStream:
                 self._loop.call_soon_threadsafe(self.close_subscribers)
 
     def subscribe(self, principal: Principal) -> Subscription:
-        """A new subscription for ``principal``; it sees only alerts of patients it may see."""
+        """A new subscription for ``principal``; it sees only alerts of patients it may see and
+        gateways of its own site."""
         sub = Subscription(self, principal)
         if self._closing:
             sub.offer(_CLOSE)
@@ -149,13 +156,17 @@ class AlertStream:
                     self._url, autocommit=True, application_name="homeward-alert-stream"
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {GATEWAYS_CHANNEL}")
                     self.connected = True
                     delay = _RECONNECT_MIN_S
                     # Notifications sent while we were not listening are lost: whoever is
                     # already subscribed refetches (nobody is, on the first connection).
                     self._broadcast(_RESYNC)
                     async for notify in conn.notifies():
-                        await self._dispatch(notify.payload)
+                        if notify.channel == GATEWAYS_CHANNEL:
+                            self._dispatch_gateway(notify.payload)
+                        else:
+                            await self._dispatch(notify.payload)
             except asyncio.CancelledError:
                 self.connected = False
                 raise
@@ -182,6 +193,19 @@ class AlertStream:
         event = StreamEvent("alert", alert_id, action)
         for sub in list(self._subscribers):
             if can_see_patient(sub.principal, patient_site_id=site_id, panel_member_ids=members):
+                sub.offer(event)
+
+    def _dispatch_gateway(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+            gateway_id = str(data["gateway_id"])
+            site_id = int(data["site_id"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed %s payload %r", GATEWAYS_CHANNEL, payload)
+            return
+        event = StreamEvent("gateways", gateway_id=gateway_id)
+        for sub in list(self._subscribers):
+            if can_see_gateway(sub.principal, gateway_site_id=site_id):
                 sub.offer(event)
 
     async def _audience(self, alert_id: int) -> tuple[int, list[int]] | None:
@@ -226,6 +250,8 @@ async def sse_events(
             return
         if event.kind == "resync":
             yield _sse("resync", {})
+        elif event.kind == "gateways":
+            yield _sse("gateways", {"gateway_id": event.gateway_id})
         else:
             yield _sse("alert", {"alert_id": event.alert_id, "action": event.action})
 

@@ -10,9 +10,11 @@
     /api/v1/auth/...        login, logout (homeward.auth)
     /api/v1/me              the caller
     /api/v1/alerts/...      alerts and their live stream (alerts.api)
+    /api/v1/gateways        home gateways of the caller's site (alerts.gateways_api)
 
 The lifespan opens the async pool (:func:`homeward.db.make_async_pool`) and the process's single
-``LISTEN alerts_changed`` (:class:`alerts.stream.AlertStream`), and closes both on shutdown.
+listening connection (``alerts_changed``, ``gateways_changed``: :class:`alerts.stream.AlertStream`),
+and closes both on shutdown.
 Swagger UI and ReDoc are off: they load scripts from a CDN, and the panel promises none.
 """
 
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.api import DEFAULT_HEARTBEAT_S
 from alerts.api import router as alerts_router
+from alerts.gateways_api import router as gateways_router
 from alerts.panel import router as panel_router
 from alerts.stream import AlertStream
 from homeward import auth, problems
@@ -116,6 +119,7 @@ def create_app(settings: Settings, *, sse_heartbeat_s: float = DEFAULT_HEARTBEAT
 
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(alerts_router, prefix=API_PREFIX)
+    app.include_router(gateways_router, prefix=API_PREFIX)
     app.include_router(problems.router)
     app.include_router(health_router)
     app.include_router(panel_router)

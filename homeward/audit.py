@@ -6,7 +6,7 @@ that did not happen. A failed login is written in a transaction of its own and c
 the refusal is sent. ``audit_log`` is append-only (a trigger refuses UPDATE, DELETE, TRUNCATE).
 
 Actions are dotted nouns: ``auth.login``, ``auth.login_failed``, ``auth.logout``, ``alert.list``,
-``alert.read``, ``alert.acknowledge``, ``alert.resolve``, ``alert.stream``.
+``alert.read``, ``alert.acknowledge``, ``alert.resolve``, ``alert.stream``, ``gateway.list``.
 """
 
 from __future__ import annotations

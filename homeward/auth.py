@@ -18,6 +18,10 @@ Access rule (one place, two forms that must agree: SQL for queries, Python for t
     * ``doctor`` / ``nurse``: patients of the panels they are members of;
     * ``site_admin``: every patient of their own site;
     * ``operator``: no patient (runs the service; sees no clinical data).
+
+    Home gateways: every role sees the gateways registered at its own site (a user without a
+    site sees none). A gateway's status names no patient; the patients shown beside a gateway
+    follow the patient rule above.
 """
 
 from __future__ import annotations
@@ -105,6 +109,28 @@ def can_see_patient(
     if principal.role == "site_admin":
         return principal.site_id is not None and principal.site_id == patient_site_id
     return False
+
+
+def visible_gateways_sql(principal: Principal, gateways_alias: str = "g") -> sql.Composable:
+    """A boolean SQL condition over the ``gateways`` row aliased ``gateways_alias``: true for
+    the home gateways ``principal`` may see (those of its own site)."""
+    if principal.site_id is None:
+        return sql.SQL("false")
+    return sql.SQL("{site} = {sid}").format(
+        site=sql.Identifier(gateways_alias, "site_id"), sid=sql.Literal(principal.site_id)
+    )
+
+
+def can_see_gateway(principal: Principal, *, gateway_site_id: int) -> bool:
+    """:func:`visible_gateways_sql` in Python, for a gateway registered at ``gateway_site_id``."""
+    return principal.site_id is not None and principal.site_id == gateway_site_id
+
+
+def require_live_view(principal: Principal) -> None:
+    """Refuse (403) a caller who could see nothing on the live stream: neither patients nor
+    gateways (no clinical role and no site)."""
+    if not principal.clinical and principal.site_id is None:
+        raise PermissionDeniedError(principal.role, "follow alerts or gateways")
 
 
 def require_clinical(principal: Principal, action: str) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from status_docs import heartbeat, offline, status_topic
 
 from alerts import lifecycle
 from alerts.request import AlertRequest, Severity
@@ -17,6 +18,7 @@ from alerts.rules.spo2 import RULE
 from homeward.app import create_app
 from homeward.server import ServerThread
 from monitoring import registry
+from monitoring.gateway_status import store_status
 
 
 class SSEClient:
@@ -94,6 +96,18 @@ def open_alert(conn: Any, patient_id: int, site_id: int) -> int:
     return change.alert_id
 
 
+def store_gateway_status(conn: Any, site_code: str, gateway_id: str, payload: bytes) -> None:
+    """Store a status as the gateway-health consumer does (it commits, then NOTIFY)."""
+    with conn.transaction():
+        result = store_status(
+            conn,
+            topic=status_topic(site_code, gateway_id),
+            payload=payload,
+            received_at=datetime.now(UTC),
+        )
+    assert result.notified, result
+
+
 def test_a_newly_opened_alert_is_pushed_only_to_clients_who_may_see_it(
     server: ServerThread, client: httpx.Client, conn: Any, make: Any, login: Any
 ) -> None:
@@ -145,15 +159,49 @@ def test_the_stream_ends_when_the_session_is_revoked(
     assert stream.ended.wait(5)
 
 
-def test_operators_and_strangers_get_no_stream(server: ServerThread, make: Any, login: Any) -> None:
+def test_operators_get_gateway_events_only_and_strangers_get_no_stream(
+    server: ServerThread, conn: Any, make: Any, login: Any
+) -> None:
     world = make.site()
     make.user(world, "ops", role="operator", panel=False)
-    stream = SSEClient(server.url, login("ops"))
-    problem = stream.wait_for("http-error")
-    assert (stream.status, problem["type"]) == (403, "/problems/forbidden")
+    pid = make.patient(world, "li")
+    gw = f"gw-{make.tag}"
+    registry.register_gateway(conn, gateway_id=gw, site_id=world.site_id)
+    ops = SSEClient(server.url, login("ops"))
+    ops.wait_for("ready")
+    open_alert(conn, pid, world.site_id)
+    store_gateway_status(conn, world.site_code, gw, offline(gw))
+    assert ops.wait_for("gateways") == {"gateway_id": gw}
+    assert "alert" not in {k for k, _ in ops.drain(1.0)}
+    # An account of no site would see nothing at all on the stream.
+    nobody = make.user(world, "nosite", role="operator", panel=False)
+    conn.execute("UPDATE users SET site_id = NULL WHERE id = %s", (nobody,))
+    refused = SSEClient(server.url, login("nosite"))
+    problem = refused.wait_for("http-error")
+    assert (refused.status, problem["type"]) == (403, "/problems/forbidden")
     anonymous = SSEClient(server.url, {})
     problem = anonymous.wait_for("http-error")
     assert (anonymous.status, problem["type"]) == (401, "/problems/unauthenticated")
+
+
+def test_a_gateway_status_change_is_pushed_to_its_site_only(
+    server: ServerThread, conn: Any, make: Any, login: Any, other_site: Any
+) -> None:
+    world = make.site()
+    make.user(world, "drwang")
+    stranger = make.user(world, "drzhao")
+    conn.execute("UPDATE users SET site_id = %s WHERE id = %s", (other_site.site_id, stranger))
+    gw = f"gw-{make.tag}"
+    registry.register_gateway(conn, gateway_id=gw, site_id=world.site_id)
+    mine = SSEClient(server.url, login("drwang"))
+    theirs = SSEClient(server.url, login("drzhao"))
+    mine.wait_for("ready")
+    theirs.wait_for("ready")
+    store_gateway_status(conn, world.site_code, gw, heartbeat(gw, seq=1))
+    assert mine.wait_for("gateways") == {"gateway_id": gw}
+    store_gateway_status(conn, world.site_code, gw, offline(gw))
+    assert mine.wait_for("gateways") == {"gateway_id": gw}
+    assert "gateways" not in {k for k, _ in theirs.drain(1.0)}
 
 
 def test_stopping_the_server_closes_open_streams_promptly(api_settings: Any, make: Any) -> None:

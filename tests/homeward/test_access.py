@@ -1,4 +1,4 @@
-"""The access rule's two forms (SQL for queries, Python for the live stream) agree."""
+"""The access rules' two forms (SQL for queries, Python for the live stream) agree."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from typing import Any
 
 from psycopg import sql
 
-from homeward.auth import Principal, can_see_patient, visible_patients_sql
+from homeward.auth import (
+    Principal,
+    can_see_gateway,
+    can_see_patient,
+    visible_gateways_sql,
+    visible_patients_sql,
+)
 from homeward.users import Role
 from monitoring import registry
 
@@ -74,5 +80,34 @@ def test_sql_and_python_access_rules_agree(conn: Any, make: Any) -> None:
             name_of[pid]
             for pid, (site_id, members) in facts.items()
             if can_see_patient(p, patient_site_id=site_id, panel_member_ids=members)
+        }
+        assert by_sql == by_python == expected[who], who
+
+
+def test_sql_and_python_gateway_rules_agree(conn: Any, make: Any) -> None:
+    a = make.site()
+    b_site = registry.create_site(conn, code=f"b-{make.tag}", name="B")
+    gateways = {"ga": a.site_id, "gb": b_site}
+    for name, site_id in gateways.items():
+        registry.register_gateway(conn, gateway_id=f"{name}-{make.tag}", site_id=site_id)
+    doctor = make.user(a, "doc")
+    ops = make.user(a, "ops", role="operator", panel=False)
+    principals = {
+        "doctor": principal(doctor, "doctor", a.site_id),
+        "operator": principal(ops, "operator", a.site_id),
+        "admin-of-b": principal(ops, "site_admin", b_site),
+        "no-site": principal(ops, "operator", None),
+    }
+    expected = {"doctor": {"ga"}, "operator": {"ga"}, "admin-of-b": {"gb"}, "no-site": set()}
+    ids = [f"{name}-{make.tag}" for name in gateways]
+    for who, p in principals.items():
+        query = sql.SQL("SELECT g.id FROM gateways g WHERE g.id = ANY({ids}) AND {visible}").format(
+            ids=sql.Literal(ids), visible=visible_gateways_sql(p)
+        )
+        by_sql = {r["id"].removesuffix(f"-{make.tag}") for r in conn.execute(query)}
+        by_python = {
+            name
+            for name, site_id in gateways.items()
+            if can_see_gateway(p, gateway_site_id=site_id)
         }
         assert by_sql == by_python == expected[who], who
