@@ -1,11 +1,13 @@
-"""``homeward serve``: the HTTP API + panel and the alert evaluator in one process.
+"""``homeward serve``: the HTTP API + panel, the alert evaluator and gateway health in one process.
 
-:func:`serve` runs uvicorn (with :func:`homeward.app.create_app`) in one thread and the
-:class:`alerts.evaluator.AlertEvaluator` in another, and returns when ``stop`` is set (the
-command line sets it on SIGTERM/SIGINT) or when the HTTP server dies. Stopping is orderly: open
-event streams are told to close first (otherwise uvicorn would wait for them), then uvicorn
-finishes in-flight requests and shuts the app's lifespan down, then the evaluator finishes its
-current transaction.
+:func:`serve` runs uvicorn (with :func:`homeward.app.create_app`) in one thread, the
+:class:`alerts.evaluator.AlertEvaluator` in another and, when a broker is configured
+(``HOMEWARD_MQTT_URL``), the :class:`monitoring.gateway_health.GatewayHealthConsumer` in a third,
+so that the panel shows home gateways that are offline, silent or in trouble. It returns when
+``stop`` is set (the command line sets it on SIGTERM/SIGINT) or when the HTTP server dies.
+Stopping is orderly: open event streams are told to close first (otherwise uvicorn would wait for
+them), then uvicorn finishes in-flight requests and shuts the app's lifespan down, then the
+evaluator and the gateway-health consumer finish their current transactions.
 
 :class:`ServerThread` is the reusable piece: uvicorn in a background thread on a socket bound
 before start, so the port is known (and free) when ``start`` returns. Tests use it too.
@@ -25,6 +27,7 @@ from alerts.evaluator import AlertEvaluator
 from homeward.app import create_app
 from homeward.errors import ServiceStartError
 from homeward.settings import Settings
+from monitoring.gateway_health import GatewayHealthConsumer
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +109,25 @@ class ServerThread:
 
 def serve(settings: Settings, stop: threading.Event) -> None:
     """Serve the API and the panel on ``settings.http_host:http_port`` and run the alert
-    evaluator, until ``stop`` is set. Raises :class:`ServiceStartError` if the HTTP server cannot
-    start or dies while running (after stopping the evaluator)."""
+    evaluator and (with ``settings.mqtt_url``) gateway health, until ``stop`` is set. Raises
+    :class:`ServiceStartError` if the HTTP server cannot start or dies while running (after
+    stopping the other threads), :class:`~homeward.errors.ConfigurationError` for a bad broker
+    URL or gateway-status site."""
+    # Settings are checked before the port is bound: a bad broker URL leaves nothing open.
+    health = GatewayHealthConsumer(settings) if settings.mqtt_url else None
+    if health is None:
+        log.warning("no HOMEWARD_MQTT_URL: home gateways' status is not followed")
     server = ServerThread(create_app(settings), settings.http_host, settings.http_port)
     evaluator = AlertEvaluator(settings)
-    evaluator_thread = threading.Thread(
-        target=evaluator.run, args=(stop,), name="alert-evaluator", daemon=True
-    )
-    evaluator_thread.start()
+    workers = [
+        threading.Thread(target=evaluator.run, args=(stop,), name="alert-evaluator", daemon=True)
+    ]
+    if health is not None:
+        workers.append(
+            threading.Thread(target=health.run, args=(stop,), name="gateway-health", daemon=True)
+        )
+    for worker in workers:
+        worker.start()
     died = False
     try:
         server.start()
@@ -126,8 +140,9 @@ def serve(settings: Settings, stop: threading.Event) -> None:
     finally:
         stop.set()
         server.stop()
-        evaluator_thread.join(10.0)
-        if evaluator_thread.is_alive():
-            log.error("the alert evaluator did not stop within 10 s")
+        for worker in workers:
+            worker.join(10.0)
+            if worker.is_alive():
+                log.error("%s did not stop within 10 s", worker.name)
     if died:
         raise ServiceStartError("http", f"server died: {server.error!r}")

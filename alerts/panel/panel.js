@@ -1,14 +1,16 @@
 // Homeward alert panel. Plain JavaScript, no framework, no build step.
 //
-// Truth lives on the server: the page keeps no alert state of its own beyond the last list it
-// fetched. It refetches the list on every stream event, on (re)connection and after each action,
-// so a lost event costs a refetch, never a hidden alert.
+// Truth lives on the server: the page keeps no alert or gateway state of its own beyond the last
+// lists it fetched. It refetches a list on every stream event about it, on (re)connection and
+// after each action, so a lost event costs a refetch, never a hidden alert. Home gateways are
+// also refetched every minute: a gateway that falls silent sends nothing that could wake us.
 "use strict";
 
 (function () {
   const API = "/api/v1";
   const STREAM_RETRY_MS = 5000;
   const CLOCK_TICK_MS = 30000;
+  const GATEWAYS_POLL_MS = 60000;
 
   const $ = (id) => document.getElementById(id);
   const view = {
@@ -24,6 +26,12 @@
     empty: $("empty"),
     count: $("count"),
     notice: $("notice"),
+    roleNote: $("role-note"),
+    alertsView: $("alerts-view"),
+    gatewaysView: $("gateways-view"),
+    gatewayList: $("gateways"),
+    gatewaysEmpty: $("gateways-empty"),
+    gatewaysCount: $("gateways-count"),
     dialog: $("resolve-dialog"),
     dialogForm: $("resolve-form"),
     dialogPatient: $("resolve-patient"),
@@ -39,6 +47,10 @@
   let refetching = false;
   let refetchAgain = false;
   let alerts = [];
+  let gateways = [];
+  let gatewaysTimer = null;
+  let gatewaysFetching = false;
+  let gatewaysAgain = false;
   const seen = new Set();
   let resolving = null;
 
@@ -96,6 +108,7 @@
     stopStream();
     me = null;
     alerts = [];
+    gateways = [];
     seen.clear();
     view.panel.hidden = true;
     view.who.hidden = true;
@@ -114,15 +127,25 @@
     view.who.hidden = false;
     view.logout.hidden = false;
     showNotice("");
+    view.alertsView.hidden = !me.clinical;
+    view.gatewaysView.hidden = !seesGateways();
+    view.gatewayList.replaceChildren();
+    view.gatewaysEmpty.hidden = true;
+    view.roleNote.hidden = me.clinical;
     if (!me.clinical) {
       view.list.replaceChildren();
       view.empty.hidden = true;
       view.count.textContent = "";
-      showNotice("Your account (" + me.role + ") does not show clinical data.");
-      return;
+      view.roleNote.textContent = "Your account (" + me.role + ") does not show clinical data.";
+      if (!seesGateways()) return;
     }
     startStream();
     refetch();
+    refetchGateways();
+  }
+
+  function seesGateways() {
+    return me !== null && me.site_id !== null;
   }
 
   // --- time ---------------------------------------------------------------------------------
@@ -228,6 +251,75 @@
     refetchTimer = setTimeout(refetch, delayMs);
   }
 
+  // --- home gateways ------------------------------------------------------------------------
+
+  const STATE_LABELS = { offline: "OFFLINE", silent: "SILENT", online: "ONLINE", unknown: "NEVER HEARD" };
+
+  function renderGateways() {
+    view.gatewayList.replaceChildren(...gateways.map(renderGateway));
+    view.gatewaysEmpty.hidden = gateways.length > 0;
+    view.gatewaysCount.textContent = gateways.length ? "(" + gateways.length + ")" : "";
+  }
+
+  function renderGateway(g) {
+    const li = el("li", "gateway urgency-" + g.urgency + " gw-" + g.state);
+    li.dataset.gatewayId = g.gateway_id;
+    li.dataset.state = g.state;
+
+    const head = el("div", "gateway-head");
+    head.append(el("span", "gw-state", STATE_LABELS[g.state] || g.state.toUpperCase()));
+    head.append(el("span", "gw-name", g.label ? g.label + " (" + g.gateway_id + ")" : g.gateway_id));
+    if (g.patients.length) {
+      head.append(el("span", "gw-patients", "Home of " + g.patients.map((p) => p.display_name).join(", ")));
+    }
+    li.append(head);
+
+    const issues = el("ul", "gw-issues");
+    for (const issue of g.issues) {
+      const line = el("li", "gw-issue sev-" + issue.severity, issue.text);
+      line.dataset.code = issue.code;
+      issues.append(line);
+    }
+    li.append(issues);
+
+    const meta = el("p", "meta");
+    if (g.last_heard_at) {
+      meta.append(el("span", "heard", "Last heartbeat " + clock(g.last_heard_at) + " (" + ago(g.last_heard_at) + ")"));
+    }
+    if (g.outbox && g.outbox.readings) {
+      meta.append(el("span", "waiting", g.outbox.readings.toLocaleString() + " readings waiting"));
+    }
+    li.append(meta);
+    return li;
+  }
+
+  async function refetchGateways() {
+    if (!seesGateways()) return;
+    if (gatewaysFetching) {
+      gatewaysAgain = true;
+      return;
+    }
+    gatewaysFetching = true;
+    try {
+      const body = await api("/gateways?attention=true");
+      gateways = body.items;
+      renderGateways();
+    } catch (error) {
+      handleError(error);
+    } finally {
+      gatewaysFetching = false;
+      if (gatewaysAgain) {
+        gatewaysAgain = false;
+        refetchGateways();
+      }
+    }
+  }
+
+  function scheduleGateways(delayMs) {
+    clearTimeout(gatewaysTimer);
+    gatewaysTimer = setTimeout(refetchGateways, delayMs);
+  }
+
   // --- the live stream ----------------------------------------------------------------------
 
   function startStream() {
@@ -238,9 +330,14 @@
     es.addEventListener("ready", () => {
       setConnection("live");
       scheduleRefetch(0);
+      scheduleGateways(0);
     });
     es.addEventListener("alert", () => scheduleRefetch(100));
-    es.addEventListener("resync", () => scheduleRefetch(0));
+    es.addEventListener("gateways", () => scheduleGateways(100));
+    es.addEventListener("resync", () => {
+      scheduleRefetch(0);
+      scheduleGateways(0);
+    });
     es.addEventListener("session-ended", () => showLogin("Your session has ended. Please log in again."));
     es.addEventListener("closing", () => {
       // The server is restarting: reconnect on our own schedule.
@@ -359,7 +456,11 @@
 
   // --- start --------------------------------------------------------------------------------
 
-  setInterval(() => { if (me && alerts.length) render(); }, CLOCK_TICK_MS);
+  setInterval(() => {
+    if (me && alerts.length) render();
+    if (me && gateways.length) renderGateways();
+  }, CLOCK_TICK_MS);
+  setInterval(() => { if (me) refetchGateways(); }, GATEWAYS_POLL_MS);
 
   api("/me")
     .then((user) => { me = user; showPanel(); })
