@@ -2,8 +2,9 @@
 
 Served by the app at ``/`` (the page) and ``/panel/{asset}`` (its script and stylesheet). The
 page talks only to the API of the same origin: it logs in (the session cookie is HttpOnly, the
-script never sees the token), lists active alerts, follows ``/api/v1/alerts/stream`` and refetches
-the list on every event, and acknowledges/resolves through the API. A strict Content Security
+script never sees the token), lists active alerts and the home gateways needing attention
+(``/api/v1/gateways?attention=true``), follows ``/api/v1/alerts/stream`` and refetches a list on
+every event about it, and acknowledges/resolves through the API. A strict Content Security
 Policy forbids every other origin and any inline script.
 """
 
