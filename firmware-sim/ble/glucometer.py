@@ -207,6 +207,14 @@ class Glucometer(Peripheral):
         value = float(glucose_mmol_l([taken_s], seed=self.seed, profile=self.profile)[0])
         return self._store(taken_s, value, meal)
 
+    def record(self, taken_s: float, mmol_l: float, meal: Meal = Meal.CASUAL) -> GlucoseRecord:
+        """A fingerstick with a value chosen by the caller (a scripted hypo, say), taken at
+        ``taken_s`` (true epoch s). At or below the meter's range (``METER_MIN_MMOL_L``) it is
+        stored, and later sent, as "LO"; at or above ``METER_MAX_MMOL_L`` as "HI"."""
+        if not math.isfinite(taken_s) or not math.isfinite(mmol_l) or mmol_l < 0.0:
+            raise ParameterError("mmol_l", mmol_l, "must be a finite, non-negative value")
+        return self._store(taken_s, mmol_l, meal)
+
     def _store(self, taken_s: float, mmol_l: float, meal: Meal) -> GlucoseRecord:
         seq = self.records[-1].sequence_number + 1 if self.records else 1
         if seq > MAX_SEQUENCE:

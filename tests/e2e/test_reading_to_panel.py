@@ -10,60 +10,14 @@ get no alert.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import pytest
+from e2e_system import wait_for
 from worlds import Make, World
 
 from firmware_sim import Scenario, WearableConfig, WearableFleet
-from homeward.embedded import free_port
-from homeward.server import serve
 from homeward.settings import Settings
-from monitoring.ingest import IngestWorker
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
-
-
-@pytest.fixture
-def running_system(settings: Settings) -> Iterator[tuple[Settings, str]]:
-    """Ingest worker + API + evaluator (as ``homeward ingest`` and ``homeward serve``)."""
-    port = free_port()
-    run = settings.model_copy(update={"http_port": port})
-    stop = threading.Event()
-    worker = IngestWorker(run)
-    threads = [
-        threading.Thread(target=worker.run, args=(stop,), daemon=True),
-        threading.Thread(target=serve, args=(run, stop), daemon=True),
-    ]
-    for t in threads:
-        t.start()
-    assert worker.subscribed.wait(15), "ingest did not subscribe"
-    base = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: _healthy(base), 20), "API did not come up"
-    try:
-        yield run, base
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(20)
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_simulated_desaturation_reaches_the_database_and_the_doctors_alert_list(
