@@ -18,6 +18,16 @@
     uplink.stop(); outbox.close()
 
 The BLE side (issue 4) feeds :meth:`Outbox.put` and resumes each device after :meth:`Outbox.cursor`.
+A process that runs it beside the uplink joins the two through the uplink's public hooks::
+
+    def use_config(doc: GatewayConfig | None) -> None:
+        ...                               # give the radio the devices this document lists
+
+    uplink = Uplink(outbox, ..., radio_status=radio_status,  # () -> RadioStatus, per heartbeat
+                    on_config=use_config)                  # every config document put in force
+    uplink.start()
+    uplink.wait_restored()                # the kept cloud config is in force: start the radio
+
 See docs/gateway.md and docs/gateway-status-schema.md.
 """
 
@@ -52,6 +62,9 @@ from gateway.status import (
     STATUS_SCHEMA,
     ConfigState,
     Heartbeat,
+    RadioDeviceStatus,
+    RadioStatus,
+    SessionOutcome,
     encode_offline,
     parse_status,
 )
@@ -84,6 +97,9 @@ __all__ = [
     "OutboxLockedError",
     "OutboxSchemaError",
     "Provenance",
+    "RadioDeviceStatus",
+    "RadioStatus",
+    "SessionOutcome",
     "Uplink",
     "UplinkConfig",
     "UplinkError",

@@ -42,6 +42,13 @@ One thread owns one paho-mqtt 2.x client at a time and runs this loop::
   connection is replayed behind our back, and the outbox stays the only source of resends.
 * **Robustness.** Callbacks catch and count their own exceptions, paho is told to suppress
   callback exceptions, and the loop itself survives any exception (logged, counted, retried).
+* **Hooks.** What runs beside the uplink in one process (``homeward gateway``'s BLE side) joins
+  it through three public hooks, never through its internals: ``radio_status`` (the radio's view,
+  put into every heartbeat; a radio problem appearing or going away is an event), ``on_config``
+  (called with every config document put in force, on the uplink thread, outside its lock; an
+  exception there is logged and counted, the settings stay in force), and :attr:`Uplink.restored`
+  / :meth:`Uplink.wait_restored` (the saved cloud config is back in force, and ``on_config`` has
+  had it, before anything reads it).
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ from gateway._rate import TokenBucket
 from gateway.config import GatewayConfig, UplinkConfig, parse_config
 from gateway.errors import ConfigError, GatewayError, OutboxError, UplinkStateError
 from gateway.outbox import Outbox, OutboxBatch
-from gateway.status import ConfigState, Heartbeat, encode_offline
+from gateway.status import ConfigState, Heartbeat, RadioStatus, encode_offline
 
 __all__ = ["Uplink", "UplinkConfig", "UplinkStats"]
 
@@ -119,6 +126,25 @@ class Uplink:
     reconnect jitter. ``boot_id`` (default: the outbox's) identifies this boot in the status.
     The uplink does not own the outbox: close it yourself after :meth:`stop`.
 
+    Hooks for a process that runs a radio beside the uplink (both optional, both called on the
+    uplink's thread, never while it holds its lock; they must be quick and thread-safe):
+
+    * ``radio_status()`` gives the radio's current view (None: no radio to report). Every
+      heartbeat carries it, and a change of the radio's ``state`` or of its set of problems
+      (each problem's ``code`` and ``device_id``) sends a heartbeat at once, at most one a
+      second, as the outbox's own events do. It is called every loop pass (``poll_interval_s``).
+      An exception there is logged and counted once per spell of failures, and the heartbeat
+      goes out with ``ble`` null meanwhile.
+    * ``on_config(document)`` is called with every config document put in force: the one kept
+      in the outbox, restored at start; each one applied from the cloud; None when the cloud
+      clears its document and the base settings are back. It is called after the uplink's
+      settings took effect, in the order they did. An exception there is logged and counted
+      (``errors``, ``last_error``); the settings stay in force and the uplink carries on.
+
+    :attr:`restored` turns true (and :meth:`wait_restored` returns) once the uplink thread has
+    restored the cloud config kept in the outbox, or found none or an unusable one, and
+    ``on_config`` has had it: a radio started only then never acts on the base config alone.
+
     Raises :class:`~gateway.errors.ConfigError` for a bad URL, site or gateway id.
     """
 
@@ -135,6 +161,8 @@ class Uplink:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         boot_id: str | None = None,
+        radio_status: Callable[[], RadioStatus | None] | None = None,
+        on_config: Callable[[GatewayConfig | None], None] | None = None,
     ) -> None:
         if not DEVICE_ID_RE.match(gateway_id):
             raise ConfigError("gateway_id", gateway_id, "must match the device id pattern")
@@ -159,6 +187,12 @@ class Uplink:
         self._password = password
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._radio_status = radio_status
+        self._on_config = on_config
+        self._radio_failing = False
+        # Documents put in force and not yet handed to on_config (uplink thread only).
+        self._handover: deque[GatewayConfig | None] = deque()
+        self._restored = threading.Event()
 
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -233,6 +267,16 @@ class Uplink:
         with self._lock:
             return self._config
 
+    @property
+    def restored(self) -> bool:
+        """Whether the saved cloud config has been restored (see the class docstring)."""
+        return self._restored.is_set()
+
+    def wait_restored(self, timeout_s: float | None = None) -> bool:
+        """Wait at most ``timeout_s`` seconds (None: for ever) until :attr:`restored`; returns
+        it. Never true before :meth:`start`."""
+        return self._restored.wait(timeout_s)
+
     def config_state(self) -> ConfigState:
         """The cloud config version in force and the last one refused."""
         with self._lock:
@@ -270,6 +314,9 @@ class Uplink:
         except Exception as exc:
             log.exception("uplink %s: cannot restore the saved config", self.gateway_id)
             self._record(exc)
+        finally:
+            self._hand_over_configs()
+            self._restored.set()
         while not self._stop.is_set():
             try:
                 self._step()
@@ -296,23 +343,27 @@ class Uplink:
             self._connect()
             return
         rc = client.loop(timeout=cfg.poll_interval_s)
-        with self._lock:
-            if self._lost is not None or rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self._lose(self._lost or f"network: {mqtt.error_string(rc)}")
-                return
-            if not self._connected:
-                if time.monotonic() > self._connack_deadline:
-                    self._lose("no CONNACK in time")
-                return
-            while self._configs:
-                self._apply_config(self._configs.popleft())
-            self._apply_acks()
-            now = time.monotonic()
-            for flight in sorted(self._in_flight.values(), key=lambda f: f.batch.batch_seq):
-                if (not flight.sent or now >= flight.resend_at) and not self._send(flight, now):
-                    break
-            self._fill(now)
-            self._maybe_heartbeat(client, now)
+        radio = self._radio()  # before the lock: the hooks never run under it
+        try:
+            with self._lock:
+                if self._lost is not None or rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    self._lose(self._lost or f"network: {mqtt.error_string(rc)}")
+                    return
+                if not self._connected:
+                    if time.monotonic() > self._connack_deadline:
+                        self._lose("no CONNACK in time")
+                    return
+                while self._configs:
+                    self._apply_config(self._configs.popleft())
+                self._apply_acks()
+                now = time.monotonic()
+                for flight in sorted(self._in_flight.values(), key=lambda f: f.batch.batch_seq):
+                    if (not flight.sent or now >= flight.resend_at) and not self._send(flight, now):
+                        break
+                self._fill(now)
+                self._maybe_heartbeat(client, now, radio)
+        finally:
+            self._hand_over_configs()
 
     def _load_in_flight(self) -> None:
         batches = self._outbox.pending_batches()
@@ -402,25 +453,52 @@ class Uplink:
 
     # -- heartbeat -------------------------------------------------------------------------------
 
-    def _events(self) -> tuple[Any, ...]:
+    def _radio(self) -> RadioStatus | None:
+        """The ``radio_status`` hook's answer; None without a hook or when it fails."""
+        if self._radio_status is None:
+            return None
+        try:
+            radio = self._radio_status()
+        except Exception as exc:
+            # Once per spell: the hook is asked every loop pass.
+            if not self._radio_failing:
+                self._radio_failing = True
+                log.exception("uplink %s: radio_status failed", self.gateway_id)
+                self._record(exc)
+            return None
+        self._radio_failing = False
+        return radio
+
+    def _events(self, radio: RadioStatus | None) -> tuple[Any, ...]:
         """What, when it changes, deserves a heartbeat at once."""
         h = self._outbox.health()
         c = self._config_state
+        radio_state: str | None = None
+        radio_problems: tuple[tuple[str, str], ...] = ()
+        if radio is not None:
+            radio_state = radio.state
+            # A problem's other fields (counts, ages) change all the time: only its appearing
+            # or going away is an event.
+            radio_problems = tuple(
+                sorted((str(p.get("code")), str(p.get("device_id") or "")) for p in radio.problems)
+            )
         return (
             h.refused_puts,
             h.thinned_readings,
             len(h.corruption_events),
             c.version,
             c.rejected_at,
+            radio_state,
+            radio_problems,
         )
 
-    def _maybe_heartbeat(self, client: mqtt.Client, now: float) -> None:
-        events = self._events()
+    def _maybe_heartbeat(self, client: mqtt.Client, now: float, radio: RadioStatus | None) -> None:
+        events = self._events(radio)
         changed = events != self._reported
         due = self._heartbeat_now or now >= self._next_heartbeat
         if not due and not (changed and now - self._last_heartbeat >= _EVENT_HEARTBEAT_GAP_S):
             return
-        payload = self.heartbeat().encode()
+        payload = self._compose(radio).encode()
         info = client.publish(self.status_topic, payload, qos=1, retain=True)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             return
@@ -431,7 +509,10 @@ class Uplink:
         self._next_heartbeat = now + self._config.heartbeat_interval_s
 
     def heartbeat(self) -> Heartbeat:
-        """The heartbeat as it would be published now (reads the outbox)."""
+        """The heartbeat as it would be published now (reads the outbox, asks ``radio_status``)."""
+        return self._compose(self._radio())
+
+    def _compose(self, radio: RadioStatus | None) -> Heartbeat:
         depth = self._outbox.depth()
         health = self._outbox.health()
         devices = self._outbox.devices()
@@ -450,6 +531,7 @@ class Uplink:
                 devices=devices,
                 uplink=self.stats(),
                 config=self._config_state,
+                radio=radio,
             )
 
     # -- cloud config ----------------------------------------------------------------------------
@@ -469,6 +551,7 @@ class Uplink:
         log.info("uplink %s: config version %d restored", self.gateway_id, doc.version)
 
     def _install(self, doc: GatewayConfig | None, uplink: UplinkConfig, bound: int) -> None:
+        """Put ``doc`` (None: the base settings) in force; on_config gets it after the lock."""
         self._outbox.set_max_readings(bound)
         self._config = uplink
         self._remote = doc
@@ -482,6 +565,23 @@ class Uplink:
             rejected_error=self._config_state.rejected_error,
             rejected_at=self._config_state.rejected_at,
         )
+        if self._on_config is not None:
+            self._handover.append(doc)
+
+    def _hand_over_configs(self) -> None:
+        """Give ``on_config`` every document put in force since the last call, in order."""
+        hook = self._on_config
+        while hook is not None and self._handover:
+            doc = self._handover.popleft()
+            try:
+                hook(doc)
+            except Exception as exc:  # the uplink's settings are in force; the hook's side lags
+                log.exception(
+                    "uplink %s: on_config failed for config version %s",
+                    self.gateway_id,
+                    None if doc is None else doc.version,
+                )
+                self._record(exc)
 
     def _apply_config(self, raw: bytes) -> None:
         if not raw:

@@ -7,16 +7,17 @@ device never delays a heartbeat and a broker outage never stalls a sync; both me
 the thread-safe :class:`gateway.Outbox`.
 
 **What it reads.** The home's devices come from the config (:class:`BleWish`: the local
-``--config`` document, with the cloud's retained document on top). The service reconciles the
-allow-list (:class:`gateway.ble.DeviceRegistry`, ``ble-devices.json`` in the gateway's
-directory) with that list whenever it changes: a device newly listed (or listed with a new
-address or kind) is enrolled, which pairs it once if its profile needs a bond (the keys stay
-with the radio and outlive restarts); a device no longer listed is taken off the allow-list and
-its keys deleted. A list that is not given (no ``devices`` in either document) leaves the
-allow-list as it is. A pairing that fails (device out of range, not in pairing mode) is tried
-again after ``retry_interval_s``, doubling up to ``resync_interval_s`` (each try may hold one of
-the few connection slots for a while); until it succeeds the device is reported
-``ble_not_paired``.
+``--config`` document, with the cloud's retained document on top; :meth:`BleService.configure`
+is called from the uplink's ``on_config`` hook with every config document it puts in force).
+The service reconciles the allow-list (:class:`gateway.ble.DeviceRegistry`,
+``ble-devices.json`` in the gateway's directory) with that list whenever it changes: a device
+newly listed (or listed with a new address or kind) is enrolled, which pairs it once if its
+profile needs a bond (the keys stay with the radio and outlive restarts); a device no longer
+listed is taken off the allow-list and its keys deleted. A list that is not given (no
+``devices`` in either document) leaves the allow-list as it is. A pairing that fails (device out
+of range, not in pairing mode) is tried again after ``retry_interval_s``, doubling up to
+``resync_interval_s`` (each try may hold one of the few connection slots for a while); until it
+succeeds the device is reported ``ble_not_paired``.
 A device whose bond was lost is not paired again behind the patient's back: it stays reported
 until it is listed anew (taken off the list, then listed again).
 
@@ -34,7 +35,8 @@ and the next session asks for the rest.
 
 **Status.** The loop publishes a :class:`gateway.status.RadioStatus` snapshot (each device's
 bond, battery, last sighting and last session; the central's problems) after every event and at
-least every second; :meth:`BleService.status` hands it to the heartbeat from any thread.
+least every second; :meth:`BleService.status` hands it to the heartbeat from any thread (it is
+the uplink's ``radio_status`` hook, asked on every pass of the uplink's loop: a lock and a read).
 """
 
 from __future__ import annotations

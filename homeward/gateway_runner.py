@@ -13,9 +13,15 @@ outbox.sqlite3``, and the gateway keeps its other files (BLE allow-list, bond ke
 outbox's directory. ``--config`` is a ``homeward.gateway-config/2`` (or ``/1``) document used as
 the base settings (the cloud's retained config applies on top of it).
 
-**Threads.** The uplink runs in its own thread (:class:`homeward.gateway_uplink.GatewayUplink`),
-the BLE side on an asyncio loop in another (:class:`homeward.gateway_ble.BleService`), and the
-simulated devices each in one more: none of them waits for another; they meet in the outbox.
+**Threads.** The uplink runs in its own thread (:class:`gateway.Uplink`), the BLE side on an
+asyncio loop in another (:class:`homeward.gateway_ble.BleService`), and the simulated devices
+each in one more: none of them waits for another; they meet in the outbox. The uplink and the BLE
+side are joined only through the uplink's public hooks: ``radio_status`` puts the radio's status
+into the heartbeat (a BLE problem appearing or going away sends one at once), ``on_config`` hands
+the BLE side every config document put in force, and the BLE side starts only once
+:meth:`gateway.Uplink.wait_restored` says the cloud config kept in the outbox is back in force, so
+that a device only the cloud lists is never dropped (and its bond deleted) because the base
+config, read first, does not list it.
 
 **BLE devices.** The config's ``devices`` list names this home's Bluetooth LE devices: newly
 listed ones are enrolled (and paired once), the central syncs each as it comes in range, and the
@@ -71,6 +77,7 @@ from gateway import (
     GatewayError,
     Outbox,
     OutboxFullError,
+    Uplink,
     UplinkConfig,
     parse_config,
 )
@@ -83,7 +90,6 @@ from homeward.gateway_options import (
     add_arguments,
     options_from_args,
 )
-from homeward.gateway_uplink import GatewayUplink
 from homeward.settings import Settings
 
 __all__ = [
@@ -303,10 +309,11 @@ def run_gateway(settings: Settings, stop: threading.Event, options: GatewayOptio
     )
 
     def on_config(remote: GatewayConfig | None) -> None:
+        # Should wish_for refuse, the uplink logs and counts it; the BLE side keeps its wish.
         ble.configure(wish_for(base_doc, remote, site_zone=zone))
 
     try:
-        uplink = GatewayUplink(
+        uplink = Uplink(
             outbox,
             site=options.site,
             gateway_id=options.gateway_id,
@@ -343,8 +350,8 @@ def run_gateway(settings: Settings, stop: threading.Event, options: GatewayOptio
     ]
     uplink.start()
     # The BLE side reads the device list only once the cloud config kept in the outbox is back
-    # in force (a restore is one SQLite read): see homeward.gateway_uplink.
-    while not uplink.restored.wait(0.2) and not stop.is_set():
+    # in force and handed to on_config (a restore is one SQLite read): see the module docstring.
+    while not uplink.wait_restored(0.2) and not stop.is_set():
         pass
     ble.start()
     threads = [

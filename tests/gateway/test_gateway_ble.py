@@ -22,11 +22,10 @@ import pytest
 from test_status_and_config import Cloud, Status
 
 from devices import topic
-from gateway import GatewayConfig, Outbox, parse_config
+from gateway import GatewayConfig, Outbox, Uplink, parse_config
 from gateway.config import CONFIG_SCHEMA_V2
 from homeward.gateway_emulation import EMULATION_SCHEMA
 from homeward.gateway_runner import GatewayOptions, run_gateway
-from homeward.gateway_uplink import GatewayUplink
 from homeward.settings import Settings
 
 METER = "C0:00:00:00:0E:01"
@@ -252,20 +251,15 @@ def test_the_kept_cloud_config_reaches_the_radio_before_the_uplink_says_restored
     tmp_path: Path, mqtt_url: str, tag: str, cloud: Cloud, wait_for: Any
 ) -> None:
     """What the runner waits for before the BLE side starts (and so before it may drop a device
-    the base config does not list): ``restored`` is set only after the kept document went to
-    ``on_config``, even with no broker to be had."""
+    the base config does not list): ``Uplink.restored`` turns true only after the kept document
+    went to ``on_config``, even with no broker to be had."""
     site, gateway_id = f"site-{tag}", f"gw-{tag}"
     listed = config_doc(4, devices=[glucometer(f"gluco-{tag}")])
     cloud.publish(topic(site, gateway_id, "config"), listed)
     seen: list[GatewayConfig | None] = []
     with Outbox(tmp_path / "outbox.sqlite3") as outbox:
-        first = GatewayUplink(
-            outbox,
-            site=site,
-            gateway_id=gateway_id,
-            broker_url=mqtt_url,
-            radio_status=lambda: None,
-            on_config=seen.append,
+        first = Uplink(
+            outbox, site=site, gateway_id=gateway_id, broker_url=mqtt_url, on_config=seen.append
         )
         first.start()
         try:
@@ -275,17 +269,17 @@ def test_the_kept_cloud_config_reaches_the_radio_before_the_uplink_says_restored
         assert seen == [parse_config(listed)]
 
         handed: list[tuple[bool, GatewayConfig | None]] = []
-        offline = GatewayUplink(
+        offline = Uplink(
             outbox,
             site=site,
             gateway_id=gateway_id,
             broker_url="mqtt://127.0.0.1:9",
-            radio_status=lambda: None,
-            on_config=lambda doc: handed.append((offline.restored.is_set(), doc)),
+            on_config=lambda doc: handed.append((offline.restored, doc)),
         )
+        assert not offline.restored
         offline.start()
         try:
-            assert offline.restored.wait(15)
+            assert offline.wait_restored(15)
             assert handed == [(False, parse_config(listed))]
         finally:
             offline.stop()

@@ -3,7 +3,6 @@ and the radio's problems among the heartbeat's problems (``docs/gateway-status-s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +19,16 @@ AT = datetime(2026, 11, 23, 2, 0, 5, tzinfo=UTC)
 
 
 def heartbeat_with(tmp_path: Path, radio: RadioStatus | None) -> dict[str, object]:
+    """The heartbeat of an uplink whose ``radio_status`` hook answers ``radio``."""
     with Outbox(tmp_path / "outbox.sqlite3") as outbox:
-        uplink = Uplink(outbox, site="site-a", gateway_id="gw-1", broker_url="mqtt://127.0.0.1:9")
-        beat = dataclasses.replace(uplink.heartbeat(), radio=radio)
-        return parse_status(beat.encode())
+        uplink = Uplink(
+            outbox,
+            site="site-a",
+            gateway_id="gw-1",
+            broker_url="mqtt://127.0.0.1:9",
+            radio_status=lambda: radio,
+        )
+        return parse_status(uplink.heartbeat().encode())
 
 
 def test_the_heartbeat_shows_each_ble_device_and_the_radios_problems(tmp_path: Path) -> None:
