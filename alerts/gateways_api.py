@@ -7,9 +7,9 @@ serves are named only when the caller may see them (:func:`homeward.auth.visible
 The list is audited in the same transaction as the read: one ``gateway.list`` row per gateway and
 patient shown (one row without a patient for a gateway that names none).
 
-Changes arrive on the alert stream as ``event: gateways`` (:mod:`alerts.stream`); the panel then
-refetches this list. A gateway turning *silent* produces no event (nothing was received): the
-panel refetches every minute as well.
+Changes arrive on the alert stream as ``event: gateways`` (:mod:`alerts.stream`), including a
+gateway turning *silent* (found by the stream's periodic sweep, since nothing is received then);
+the panel then refetches this list.
 """
 
 from __future__ import annotations

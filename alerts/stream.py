@@ -6,8 +6,10 @@
 looks up, once, who may see the alert (the patient's site and panel members) and hands a
 :class:`StreamEvent` to every subscriber allowed to see it (:func:`homeward.auth.can_see_patient`);
 a gateway notification names its site and goes to every subscriber of that site
-(:func:`homeward.auth.can_see_gateway`). Subscribers are the server-sent-event responses of
-``GET /api/v1/alerts/stream``.
+(:func:`homeward.auth.can_see_gateway`). A gateway that falls *silent* sends nothing that could be
+notified, so the hub also sweeps ``gateway_status`` every ``gateway_sweep_s`` for gateways whose
+silence began since the last sweep, and sends the same event for them. Subscribers are the
+server-sent-event responses of ``GET /api/v1/alerts/stream``.
 
 Nothing here is a source of truth. An event only says *which* alert or gateway changed; the page
 then refetches the list through the access-checked, audited API. When the listener reconnects
@@ -31,6 +33,11 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.lifecycle import CHANNEL
 from homeward.auth import Principal, can_see_gateway, can_see_patient
 from monitoring.gateway_status import CHANNEL as GATEWAYS_CHANNEL
+from monitoring.gateway_status import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    MIN_SILENT_S,
+    SILENT_AFTER_INTERVALS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,19 @@ log = logging.getLogger(__name__)
 _QUEUE_SIZE = 256
 _RECONNECT_MIN_S = 0.5
 _RECONNECT_MAX_S = 15.0
+#: Seconds between two sweeps for gateways that just turned silent: how late, at most, a panel
+#: learns of a silence (which itself takes three heartbeat intervals to establish).
+DEFAULT_GATEWAY_SWEEP_S = 10.0
+
+# Gateways whose silence (monitoring.gateway_status.silent_after_s, in SQL) began in
+# (since, until]: each is announced once, by the sweep whose window holds that moment.
+_NEWLY_SILENT = (
+    "SELECT gateway_id, site_id FROM ("
+    " SELECT gateway_id, site_id, last_heard_at + make_interval(secs => greatest("
+    "  %(intervals)s * coalesce(heartbeat_interval_s, %(default_s)s), %(min_s)s)) AS silent_at"
+    " FROM gateway_status WHERE state = 'online' AND last_heard_at IS NOT NULL) t"
+    " WHERE silent_at > %(since)s AND silent_at <= %(until)s"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +112,19 @@ class Subscription:
 class AlertStream:
     """The process's single listener on ``alerts_changed`` and its subscribers."""
 
-    def __init__(self, url: str, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool: AsyncConnectionPool[Any],
+        *,
+        gateway_sweep_s: float = DEFAULT_GATEWAY_SWEEP_S,
+    ) -> None:
         self._url = url
         self._pool = pool
+        self._gateway_sweep_s = gateway_sweep_s
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self.connected = False  # the listener is connected and listening right now
@@ -109,15 +137,17 @@ class AlertStream:
         """Start listening in a background task (returns at once; reconnects by itself)."""
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._listen(), name="alert-stream-listener")
+        self._sweep_task = asyncio.create_task(self._sweep_silence(), name="gateway-silence-sweep")
 
     async def stop(self) -> None:
         """Close every subscription and stop listening."""
         self.close_subscribers()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._sweep_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._sweep_task = None
 
     def close_subscribers(self) -> None:
         """Tell every subscriber (and any later one) to end its stream: the server is stopping."""
@@ -203,10 +233,48 @@ class AlertStream:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed %s payload %r", GATEWAYS_CHANNEL, payload)
             return
+        self._offer_gateway(gateway_id, site_id)
+
+    def _offer_gateway(self, gateway_id: str, site_id: int) -> None:
         event = StreamEvent("gateways", gateway_id=gateway_id)
         for sub in list(self._subscribers):
             if can_see_gateway(sub.principal, gateway_site_id=site_id):
                 sub.offer(event)
+
+    async def _sweep_silence(self) -> None:
+        """Announce gateways whose silence began since the previous sweep (runs until cancelled).
+
+        The window advances only after a sweep that succeeded, so a database outage delays the
+        events but loses none; subscribers (re)connecting refetch everything anyway.
+        """
+        since: Any = None
+        while True:
+            await asyncio.sleep(self._gateway_sweep_s)
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute("SELECT now() AS now")
+                    row = await cur.fetchone()
+                    assert row is not None
+                    until = row["now"]
+                    silent = []
+                    if since is not None:
+                        cur = await conn.execute(
+                            _NEWLY_SILENT,
+                            {
+                                "intervals": SILENT_AFTER_INTERVALS,
+                                "default_s": DEFAULT_HEARTBEAT_INTERVAL_S,
+                                "min_s": MIN_SILENT_S,
+                                "since": since,
+                                "until": until,
+                            },
+                        )
+                        silent = await cur.fetchall()
+                since = until
+            except Exception as exc:
+                log.warning("gateway silence sweep failed (%s); retrying", type(exc).__name__)
+                continue
+            for r in silent:
+                self._offer_gateway(str(r["gateway_id"]), int(r["site_id"]))
 
     async def _audience(self, alert_id: int) -> tuple[int, list[int]] | None:
         """The alert's patient's site and panel members, or None if the alert is gone."""

@@ -32,7 +32,7 @@ from alerts.api import DEFAULT_HEARTBEAT_S
 from alerts.api import router as alerts_router
 from alerts.gateways_api import router as gateways_router
 from alerts.panel import router as panel_router
-from alerts.stream import AlertStream
+from alerts.stream import DEFAULT_GATEWAY_SWEEP_S, AlertStream
 from homeward import auth, problems
 from homeward.db import make_async_pool
 from homeward.deps import PoolDep
@@ -80,11 +80,17 @@ async def healthz(pool: PoolDep) -> dict[str, Any]:
     return {"status": "ok", "database": "ok"}
 
 
-def create_app(settings: Settings, *, sse_heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    sse_heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+    gateway_sweep_s: float = DEFAULT_GATEWAY_SWEEP_S,
+) -> FastAPI:
     """The Homeward HTTP app for ``settings`` (``database_url`` is required).
 
     ``sse_heartbeat_s`` is the interval, in seconds, of the event stream's heartbeat comment
-    and of its session re-check.
+    and of its session re-check; ``gateway_sweep_s`` that of the search for gateways that just
+    turned silent (:class:`alerts.stream.AlertStream`).
     """
     if not settings.database_url:
         raise ConfigurationError("HOMEWARD_DATABASE_URL", "the HTTP API needs a database")
@@ -93,7 +99,7 @@ def create_app(settings: Settings, *, sse_heartbeat_s: float = DEFAULT_HEARTBEAT
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await make_async_pool(database_url, app="homeward-api")
-        stream = AlertStream(database_url, pool)
+        stream = AlertStream(database_url, pool, gateway_sweep_s=gateway_sweep_s)
         await stream.start()
         app.state.pool = pool
         app.state.alert_stream = stream

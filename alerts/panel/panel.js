@@ -2,15 +2,14 @@
 //
 // Truth lives on the server: the page keeps no alert or gateway state of its own beyond the last
 // lists it fetched. It refetches a list on every stream event about it, on (re)connection and
-// after each action, so a lost event costs a refetch, never a hidden alert. Home gateways are
-// also refetched every minute: a gateway that falls silent sends nothing that could wake us.
+// after each action, so a lost event costs a refetch, never a hidden alert. (A gateway that falls
+// silent sends nothing; the server notices and sends the event itself.)
 "use strict";
 
 (function () {
   const API = "/api/v1";
   const STREAM_RETRY_MS = 5000;
   const CLOCK_TICK_MS = 30000;
-  const GATEWAYS_POLL_MS = 60000;
 
   const $ = (id) => document.getElementById(id);
   const view = {
@@ -460,7 +459,6 @@
     if (me && alerts.length) render();
     if (me && gateways.length) renderGateways();
   }, CLOCK_TICK_MS);
-  setInterval(() => { if (me) refetchGateways(); }, GATEWAYS_POLL_MS);
 
   api("/me")
     .then((user) => { me = user; showPanel(); })

@@ -241,3 +241,34 @@ def test_subscribers_are_told_to_refetch_after_the_listener_reconnects(
     # And it listens again.
     alert_id = open_alert(conn, pid, world.site_id)
     assert stream.wait_for("alert") == {"alert_id": alert_id, "action": "opened"}
+
+
+def test_a_gateway_falling_silent_is_announced_though_it_sends_nothing(
+    api_settings: Any, conn: Any, make: Any
+) -> None:
+    world = make.site()
+    make.user(world, "drwang")
+    gw = f"gw-{make.tag}"
+    registry.register_gateway(conn, gateway_id=gw, site_id=world.site_id)
+    srv = ServerThread(create_app(api_settings, sse_heartbeat_s=0.5, gateway_sweep_s=0.2))
+    srv.start()
+    try:
+        with httpx.Client(base_url=srv.url) as c:
+            r = c.post(
+                "/api/v1/auth/login",
+                json={"username": make.username("drwang"), "password": make.password("drwang")},
+            )
+        stream = SSEClient(srv.url, {"Authorization": f"Bearer {r.json()['token']}"})
+        stream.wait_for("ready")
+        store_gateway_status(conn, world.site_code, gw, heartbeat(gw, interval_s=1.0))
+        assert stream.wait_for("gateways") == {"gateway_id": gw}
+        # Time passes without a heartbeat: the silence (10 s at the least) begins a second from now.
+        conn.execute(
+            "UPDATE gateway_status SET last_heard_at = now() - interval '9 seconds'"
+            " WHERE gateway_id = %s",
+            (gw,),
+        )
+        assert stream.wait_for("gateways", timeout_s=15) == {"gateway_id": gw}
+        assert "gateways" not in {k for k, _ in stream.drain(1.5)}  # announced once
+    finally:
+        srv.stop()
