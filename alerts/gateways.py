@@ -25,7 +25,7 @@ Issues, by severity (a gateway *needs attention* when one is ``warning`` or wors
                                               (then info: the kept file may still hold readings)
     ``config_rejected``           warning     while the gateway reports a refused cloud config
     ``clock_off``                 warning     the gateway's clock is off by more than 2 min
-    any other problem code        warning     shown generically: its code, device and message
+    any other problem code        warning     shown generically: code, device, message, fields
     ``never_reported``            info        registered, never heard from
     ============================  ==========  ================================================
 
@@ -62,7 +62,7 @@ RECENT = timedelta(hours=24)
 #: stays on the list for a week so that someone recovers it.
 CORRUPTION_RECENT = timedelta(days=7)
 # Message fields shown for a problem code this version does not know, in this order.
-_MESSAGE_FIELDS = ("message", "detail", "error", "reason")
+_MESSAGE_FIELDS = ("message", "detail", "error", "last_error", "reason")
 _MAX_TEXT = 200
 
 
@@ -294,17 +294,34 @@ def _refused(
 def _generic(
     problem: Mapping[str, Any], since: datetime | None, now: datetime, zone: ZoneInfo
 ) -> GatewayIssue:
+    """``Gateway reports <code> for device <id>: <message> (<other fields>, <at>)``."""
     code = str(problem["code"])
     text = f"Gateway reports {code}"
     device = problem.get("device_id")
     if isinstance(device, str) and device:
         text += f" for device {device}"
-    message = next((problem[f] for f in _MESSAGE_FIELDS if problem.get(f)), None)
-    if message is not None:
-        text += f": {message}"
+    used = {"code", "device_id", "at"}
+    field = next((f for f in _MESSAGE_FIELDS if problem.get(f)), None)
+    if field is not None:
+        text += f": {problem[field]}"
+        used.add(field)
+    extras = []
+    for name, value in problem.items():
+        if name in used or value is None or isinstance(value, dict | list):
+            continue
+        when = _ts(value)
+        if when is not None:
+            shown: Any = _clock(when, now, zone)
+        elif isinstance(value, bool):
+            shown = "yes" if value else "no"
+        else:
+            shown = value
+        extras.append(f"{name.replace('_', ' ')} {shown}")
     at = _ts(problem.get("at"))
     if at is not None:
-        text += f" ({_clock(at, now, zone)})"
+        extras.append(_clock(at, now, zone))
+    if extras:
+        text += f" ({', '.join(extras)})"
     return GatewayIssue(code, "warning", _short(text), since or at)
 
 

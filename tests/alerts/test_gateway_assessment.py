@@ -210,6 +210,13 @@ def test_problem_codes_this_version_does_not_know_are_shown_with_their_code_and_
                         "message": "the meter no longer accepts the gateway's bond",
                     },
                     {"code": "radio_unavailable", "detail": "hci0: no such adapter"},
+                    {"code": "ble_low_battery", "device_id": "bp-0002", "battery_pct": 8},
+                    {
+                        "code": "ble_not_seen",
+                        "device_id": "wr-0001",
+                        "since": "2026-11-22T23:00:00Z",
+                        "seen": True,
+                    },
                     {"code": "mystery"},
                 ],
             ),
@@ -222,6 +229,8 @@ def test_problem_codes_this_version_does_not_know_are_shown_with_their_code_and_
         "Gateway reports bond_lost for device gm-0007: the meter no longer accepts the gateway's"
         " bond (01:58)",
         "Gateway reports radio_unavailable: hci0: no such adapter",
+        "Gateway reports ble_low_battery for device bp-0002 (battery pct 8)",
+        "Gateway reports ble_not_seen for device wr-0001 (since 22 Nov 23:00, seen yes)",
         "Gateway reports mystery",
     ]
 
