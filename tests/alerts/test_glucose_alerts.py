@@ -12,8 +12,12 @@ from alerts.evaluator import evaluate_pending
 from monitoring.evaluations import ChangedSeries, mark_changed
 
 
+# One "now" for the module: times computed again at assertion time could fall in the next second.
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
 def minutes_ago(n: float) -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=n)
+    return NOW - timedelta(minutes=n)
 
 
 def alerts_of(conn: psycopg.Connection[Any], patient_id: int) -> list[dict[str, Any]]:
