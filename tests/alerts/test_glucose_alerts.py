@@ -11,7 +11,6 @@ from alerts import lifecycle
 from alerts.evaluator import evaluate_pending
 from monitoring.evaluations import ChangedSeries, mark_changed
 
-
 # One "now" for the module: times computed again at assertion time could fall in the next second.
 NOW = datetime.now(UTC).replace(microsecond=0)
 
