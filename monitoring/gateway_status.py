@@ -106,6 +106,11 @@ UNKNOWN_SCHEMA = "unknown_schema"
 GATEWAY_MISMATCH = "gateway_mismatch"
 UNKNOWN_GATEWAY = "unknown_gateway"
 OTHER_SITE = "other_site"
+#: A Wi-Fi device that speaks MQTT itself publishes its own retained plain ``online`` /
+#: ``offline`` under the same topic shape (firmware_sim.wearable); it is not a gateway, so the
+#: message is counted and passed over quietly rather than warned about as a malformed document.
+DEVICE_STATUS = "device_status"
+DEVICE_STATUS_PAYLOADS = frozenset({b"online", b"offline"})
 #: Outcomes of messages that were refused (logged and counted, never stored).
 REFUSED_OUTCOMES = frozenset(
     {EMPTY, INVALID_TOPIC, MALFORMED, UNKNOWN_SCHEMA, GATEWAY_MISMATCH, UNKNOWN_GATEWAY, OTHER_SITE}
@@ -637,6 +642,8 @@ def store_status(
             raise ValueError(f"not a status topic: {topic!r}")
     except ValueError as exc:
         return StoreResult(INVALID_TOPIC, detail=str(exc))
+    if payload in DEVICE_STATUS_PAYLOADS:
+        return StoreResult(DEVICE_STATUS, where.gateway_id, detail="a device's own plain status")
     try:
         report = parse_status_document(payload, gateway_id=where.gateway_id)
     except StatusDocumentError as exc:

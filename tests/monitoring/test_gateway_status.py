@@ -21,6 +21,7 @@ from worlds import Make, World
 from monitoring import registry
 from monitoring.gateway_status import (
     CHANNEL,
+    DEVICE_STATUS,
     EMPTY,
     GATEWAY_MISMATCH,
     INVALID_TOPIC,
@@ -364,6 +365,14 @@ def test_unusable_messages_are_refused_without_storing_anything(
 ) -> None:
     result = gw.store(payload)
     assert result.outcome == outcome
+    assert gw.row() is None
+
+
+@pytest.mark.parametrize("payload", [b"online", b"offline"])
+def test_a_wifi_device_s_own_plain_status_is_passed_over_as_such(gw: Gw, payload: bytes) -> None:
+    # MQTT-native wearables publish a retained plain online/offline under the same topic shape.
+    result = gw.store(payload)
+    assert result.outcome == DEVICE_STATUS
     assert gw.row() is None
 
 
