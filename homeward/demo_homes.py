@@ -43,13 +43,12 @@ after the scheduled ones again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,7 +65,7 @@ from firmware_sim.signals import DailyRoutine
 from gateway import GatewayConfig, GatewayError, Outbox, Uplink
 from gateway.config import ConfiguredDevice
 from homeward.errors import ServiceStartError
-from homeward.gateway_ble import BleService, BleWish, wish_for
+from homeward.gateway_ble import BleService, wish_for
 from homeward.gateway_emulation import EmulatedDeviceOptions, EmulatedRadio
 from homeward.settings import Settings
 from monitoring import registry
@@ -386,28 +385,6 @@ class _DemoRadio(EmulatedRadio):
                     log.debug("emulated %s read: no longer advertising", peripheral.address)
 
 
-class _DemoBleService(BleService):
-    """:class:`BleService` on the demo's emulated radio (:class:`_DemoRadio`)."""
-
-    def __init__(
-        self,
-        outbox: Outbox,
-        state_dir: Path,
-        wish: BleWish,
-        *,
-        emulation: Mapping[str, EmulatedDeviceOptions],
-        scripted: Mapping[str, Sequence[ScriptedTest]],
-    ) -> None:
-        super().__init__(outbox, state_dir, wish, emulation=emulation)
-        self.scripted = dict(scripted)
-
-    @contextlib.asynccontextmanager
-    async def _radio(self) -> AsyncIterator[EmulatedRadio]:
-        # The one place BleService builds its radio; everything else is the gateway's own.
-        async with _DemoRadio(self.state_dir, self.emulation or {}, self.scripted) as radio:
-            yield radio
-
-
 class DemoGateway:
     """The gateway of one demo home (see the module docstring), its files in ``state_dir``.
 
@@ -439,15 +416,17 @@ class DemoGateway:
             self.outbox = Outbox(state_dir / "outbox.sqlite3")
         except GatewayError as exc:
             raise ServiceStartError(f"gateway {home.gateway_id}", str(exc)) from exc
-        self.ble = _DemoBleService(
+        emulation = {
+            device_id: EmulatedDeviceOptions(records=METER_RECORDS, first_day_s=p.first_day_s)
+            for device_id, p in meters.items()
+        }
+        scripted = {device_id: p.scripted for device_id, p in meters.items()}
+        self.ble = BleService(
             self.outbox,
             state_dir,
             wish_for(self._base, None, site_zone=self._zone),
-            emulation={
-                device_id: EmulatedDeviceOptions(records=METER_RECORDS, first_day_s=p.first_day_s)
-                for device_id, p in meters.items()
-            },
-            scripted={device_id: p.scripted for device_id, p in meters.items()},
+            emulation=emulation,
+            emulated_radio=lambda: _DemoRadio(state_dir, emulation, scripted),
         )
         try:
             self.uplink = Uplink(

@@ -47,7 +47,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,9 @@ class BleService:
 
     ``state_dir`` is the gateway's directory (registry, bond keys). ``emulation`` selects the
     emulated radio, with per-device options by device id; ``None`` the host's adapter.
+    ``emulated_radio``, with ``emulation`` only, builds the emulated radio in place of
+    :class:`EmulatedRadio` itself (a subclass that scripts what its devices hold, as the demo's
+    homes do); it is called on the BLE thread each time the radio is (re)started.
     """
 
     def __init__(
@@ -156,10 +159,14 @@ class BleService:
         wish: BleWish,
         *,
         emulation: Mapping[str, EmulatedDeviceOptions] | None = None,
+        emulated_radio: Callable[[], EmulatedRadio] | None = None,
     ) -> None:
+        if emulated_radio is not None and emulation is None:
+            raise ValueError("emulated_radio needs emulation (the host's adapter is not built)")
         self.outbox = outbox
         self.state_dir = state_dir
         self.emulation = None if emulation is None else dict(emulation)
+        self._emulated_radio = emulated_radio
         self.radio_name = RADIO_HOST if emulation is None else RADIO_EMULATED
         self._lock = threading.Lock()
         self._wish = wish
@@ -277,7 +284,12 @@ class BleService:
         if self.emulation is None:
             yield _HostRadio()
             return
-        async with EmulatedRadio(self.state_dir, self.emulation) as radio:
+        radio = (
+            self._emulated_radio()
+            if self._emulated_radio is not None
+            else EmulatedRadio(self.state_dir, self.emulation)
+        )
+        async with radio:
             yield radio
 
     async def _main(self) -> None:
