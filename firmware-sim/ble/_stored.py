@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,25 @@ from bumble.link import LocalLink
 from firmware_sim.ble._peripheral import Peripheral, Properties, uuid16
 from firmware_sim.ble.clock import DeviceClock
 from firmware_sim.ble.faults import Faults
+
+_DAY_S = 86400.0
+
+
+def scheduled_before(
+    now_s: float, count: int, hours_local: Sequence[float], utc_offset_s: float
+) -> list[float]:
+    """The ``count`` most recent instants before ``now_s`` (epoch s) that fall at one of
+    ``hours_local`` (hours of a local day, UTC + ``utc_offset_s``), oldest first: when a
+    device that measures on a daily schedule took the tests it holds at start."""
+    day = math.floor((now_s + utc_offset_s) / _DAY_S)
+    slots: list[float] = []
+    while len(slots) < count:
+        for hour in sorted(hours_local, reverse=True):
+            t = day * _DAY_S + hour * 3600.0 - utc_offset_s
+            if t < now_s and len(slots) < count:
+                slots.append(t)
+        day -= 1
+    return sorted(slots)
 
 
 @dataclass(frozen=True, slots=True)

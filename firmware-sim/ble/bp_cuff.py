@@ -9,7 +9,6 @@ Measurement 0x2A35 (each kept until confirmed, see :mod:`._stored`). Values come
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +23,11 @@ from devices.gatt import (
     uuids,
 )
 from firmware_sim.ble._peripheral import Properties
-from firmware_sim.ble._stored import StoredMeasurement, StoredMeasurementDevice
+from firmware_sim.ble._stored import (
+    StoredMeasurement,
+    StoredMeasurementDevice,
+    scheduled_before,
+)
 from firmware_sim.ble.clock import DeviceClock
 from firmware_sim.ble.faults import Faults
 from firmware_sim.errors import ParameterError
@@ -32,7 +35,6 @@ from firmware_sim.signals import BloodPressureProfile, DailyRoutine, blood_press
 
 # Local hours of the two home readings of a day.
 SCHEDULE_HOURS: tuple[float, ...] = (7.0, 19.0)
-_DAY_S = 86400.0
 
 
 class BloodPressureCuff(StoredMeasurementDevice):
@@ -74,24 +76,13 @@ class BloodPressureCuff(StoredMeasurementDevice):
         self.profile = profile or BloodPressureProfile()
         self.routine = routine or DailyRoutine()
         self.user_id = user_id
-        now = self.clock.wall()
-        self.take(self._slots_before(now, readings))
+        self.take(
+            scheduled_before(self.clock.wall(), readings, SCHEDULE_HOURS, self.routine.utc_offset_s)
+        )
 
     @property
     def service_uuid(self) -> int:
         return uuids.BLOOD_PRESSURE_SERVICE
-
-    def _slots_before(self, now_s: float, count: int) -> list[float]:
-        offset = self.routine.utc_offset_s
-        day = math.floor((now_s + offset) / _DAY_S)
-        slots: list[float] = []
-        while len(slots) < count:
-            for hour in sorted(SCHEDULE_HOURS, reverse=True):
-                t = day * _DAY_S + hour * 3600.0 - offset
-                if t < now_s and len(slots) < count:
-                    slots.append(t)
-            day -= 1
-        return sorted(slots)
 
     def take(self, times_s: Sequence[float]) -> list[StoredMeasurement]:
         """Measure at the true instants ``times_s`` (epoch s) and store the results."""

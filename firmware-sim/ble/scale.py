@@ -8,7 +8,6 @@ indicated on Weight Measurement 0x2A9D when a collector connects. Values come fr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,14 +22,17 @@ from devices.gatt import (
     uuids,
 )
 from firmware_sim.ble._peripheral import Properties
-from firmware_sim.ble._stored import StoredMeasurement, StoredMeasurementDevice
+from firmware_sim.ble._stored import (
+    StoredMeasurement,
+    StoredMeasurementDevice,
+    scheduled_before,
+)
 from firmware_sim.ble.clock import DeviceClock
 from firmware_sim.ble.faults import Faults
 from firmware_sim.errors import ParameterError
 from firmware_sim.signals import DailyRoutine, FluidGain, WeightProfile, body_weight_kg
 
 WEIGH_HOUR_LOCAL = 6.5
-_DAY_S = 86400.0
 # Weight Scale Feature resolution code 3 = 0.05 kg (WSS v1.0, Weight Scale Feature).
 _RESOLUTION_0_05_KG = 3
 
@@ -73,14 +75,11 @@ class Scale(StoredMeasurementDevice):
         self.profile = profile or WeightProfile()
         self.gains = tuple(gains)
         self.routine = routine or DailyRoutine()
-        now = self.clock.wall()
-        offset = self.routine.utc_offset_s
-        today = math.floor((now + offset) / _DAY_S)
-        times = [
-            d * _DAY_S + WEIGH_HOUR_LOCAL * 3600.0 - offset
-            for d in range(today - readings - 1, today + 1)
-        ]
-        self.take([t for t in times if t < now][-readings:] if readings else [])
+        self.take(
+            scheduled_before(
+                self.clock.wall(), readings, (WEIGH_HOUR_LOCAL,), self.routine.utc_offset_s
+            )
+        )
 
     @property
     def service_uuid(self) -> int:

@@ -8,7 +8,6 @@ in °C, type "tympanum".
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,14 +22,17 @@ from devices.gatt import (
     uuids,
 )
 from firmware_sim.ble._peripheral import Properties
-from firmware_sim.ble._stored import StoredMeasurement, StoredMeasurementDevice
+from firmware_sim.ble._stored import (
+    StoredMeasurement,
+    StoredMeasurementDevice,
+    scheduled_before,
+)
 from firmware_sim.ble.clock import DeviceClock
 from firmware_sim.ble.faults import Faults
 from firmware_sim.errors import ParameterError
 from firmware_sim.signals import DailyRoutine, Fever, TemperatureProfile, body_temperature_c
 
 SCHEDULE_HOURS: tuple[float, ...] = (8.0, 20.0)
-_DAY_S = 86400.0
 
 
 class Thermometer(StoredMeasurementDevice):
@@ -71,15 +73,9 @@ class Thermometer(StoredMeasurementDevice):
         self.profile = profile or TemperatureProfile()
         self.fevers = tuple(fevers)
         self.routine = routine or DailyRoutine()
-        now = self.clock.wall()
-        offset = self.routine.utc_offset_s
-        today = math.floor((now + offset) / _DAY_S)
-        times = [
-            d * _DAY_S + h * 3600.0 - offset
-            for d in range(today - readings - 1, today + 1)
-            for h in SCHEDULE_HOURS
-        ]
-        self.take([t for t in times if t < now][-readings:] if readings else [])
+        self.take(
+            scheduled_before(self.clock.wall(), readings, SCHEDULE_HOURS, self.routine.utc_offset_s)
+        )
 
     @property
     def service_uuid(self) -> int:
