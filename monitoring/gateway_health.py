@@ -51,10 +51,11 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devices import DEVICE_ID_RE, parse_broker_url
+from devices import DEVICE_ID_RE
 from devices.topics import PREFIX
 from homeward.errors import ConfigurationError
 from homeward.settings import Settings
+from monitoring.endpoints import service_endpoints
 from monitoring.gateway_status import (
     REFUSED_OUTCOMES,
     STORED,
@@ -125,15 +126,8 @@ class GatewayHealthConsumer:
     ) -> None:
         if max_queued < 1 or group_messages < 1:
             raise ValueError("max_queued and group_messages must be ≥ 1")
-        if not settings.database_url:
-            raise ConfigurationError("HOMEWARD_DATABASE_URL", "gateway health needs a database")
-        if not settings.mqtt_url:
-            raise ConfigurationError("HOMEWARD_MQTT_URL", "gateway health needs a broker")
-        try:
-            self._broker = parse_broker_url(settings.mqtt_url)
-        except ValueError as exc:
-            raise ConfigurationError("HOMEWARD_MQTT_URL", str(exc)) from None
-        self._database_url = settings.database_url
+        self._broker, database_url = service_endpoints(settings, "gateway health")
+        self._database_url = database_url
         self._username = settings.mqtt_username
         self._password = settings.mqtt_password
         self.topic_filter = status_filter(settings.gateway_status_site)

@@ -50,10 +50,11 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devices import DEVICE_ID_RE, encode_ack, parse_broker_url
+from devices import DEVICE_ID_RE, encode_ack
 from devices.topics import PREFIX
 from homeward.errors import ConfigurationError
 from homeward.settings import Settings
+from monitoring.endpoints import service_endpoints
 from monitoring.ingest._backoff import Backoff
 from monitoring.ingest._inbox import Inbound, Inbox
 from monitoring.ingest._metrics import IngestMetrics, MetricsServer
@@ -190,16 +191,9 @@ class IngestWorker:
     ) -> None:
         if group_messages < 1 or group_bytes < 1:
             raise ValueError("a transaction holds at least one message")
-        if not settings.database_url:
-            raise ConfigurationError("HOMEWARD_DATABASE_URL", "the ingest needs a database")
-        if not settings.mqtt_url:
-            raise ConfigurationError("HOMEWARD_MQTT_URL", "the ingest needs a broker")
-        try:
-            self._broker = parse_broker_url(settings.mqtt_url)
-        except ValueError as exc:
-            raise ConfigurationError("HOMEWARD_MQTT_URL", str(exc)) from None
+        self._broker, database_url = service_endpoints(settings, "the ingest")
         self._settings = settings
-        self._database_url = settings.database_url
+        self._database_url = database_url
         self._filter = subscription_filter(settings.ingest_site, settings.ingest_share_group)
         self._partitions = partitions or DEFAULT_KEEPER
         self._inbox = Inbox(inbox_items, inbox_bytes)
